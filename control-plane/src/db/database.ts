@@ -1,0 +1,61 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import knexFactory, { Knex } from 'knex';
+import { migrationSource } from './migrations';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+export interface Database {
+  knex: Knex;
+  dialect: Dialect;
+  close(): Promise<void>;
+}
+
+/** The only place that branches on the database kind. */
+export async function openDatabase(url: string, opts: { migrate?: boolean } = {}): Promise<Database> {
+  let knex: Knex;
+  let dialect: Dialect;
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
+    dialect = 'postgres';
+    knex = knexFactory({ client: 'pg', connection: url, pool: { min: 0, max: 10 } });
+  } else {
+    dialect = 'sqlite';
+    const file = url.replace(/^sqlite:\/\//, '');
+    if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    knex = knexFactory({
+      client: 'sqlite3',
+      connection: { filename: file },
+      useNullAsDefault: true,
+      // One connection: SQLite has one writer anyway, and a single connection makes every
+      // transaction strictly serial, so there is no SQLITE_BUSY under load.
+      pool: {
+        min: 1,
+        max: 1,
+        afterCreate(conn: any, done: (err: Error | null, conn: any) => void) {
+          conn.serialize(() => {
+            conn.run('PRAGMA journal_mode = WAL');
+            conn.run('PRAGMA synchronous = NORMAL');
+            conn.run('PRAGMA foreign_keys = ON');
+            conn.run('PRAGMA busy_timeout = 5000', (err: Error | null) => done(err, conn));
+          });
+        },
+      },
+    });
+  }
+  if (opts.migrate ?? true) await knex.migrate.latest({ migrationSource });
+  return { knex, dialect, close: () => knex.destroy() };
+}
+
+/** Maps a driver's unique-violation error to a boolean, portable across sqlite and pg. */
+export function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  return e?.code === '23505' || e?.code === 'SQLITE_CONSTRAINT' && /UNIQUE/i.test(e.message ?? '');
+}
+
+export function isForeignKeyViolation(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  return e?.code === '23503' || (e?.code === 'SQLITE_CONSTRAINT' && /FOREIGN KEY/i.test(e.message ?? ''));
+}
+
+/** Timestamps are stored as ISO-8601 UTC strings: sortable and identical on both databases. */
+export const nowIso = (): string => new Date().toISOString();

@@ -1,0 +1,98 @@
+import express, { Express, Request } from 'express';
+import fs from 'node:fs';
+import path from 'node:path';
+import pinoHttp from 'pino-http';
+import type { Logger } from 'pino';
+import { adminTokenRoutes } from '../auth/admin-token-routes';
+import type { AdminTokens } from '../auth/admin-tokens';
+import { auditRoutes } from '../audit/audit-routes';
+import type { AuditLog } from '../audit/audit-log';
+import { credentialRoutes, shareRoutes } from '../credentials/credential-routes';
+import type { CredentialService } from '../credentials/credential-service';
+import type { Database } from '../db/database';
+import { didSetRoutes } from '../did-sets/did-set-routes';
+import type { DidSetService } from '../did-sets/did-set-service';
+import { didRoutes } from '../dids/did-routes';
+import type { DidService } from '../dids/did-service';
+import { redactUrl } from '../shared/logger';
+import { trunkRoutes } from '../trunks/trunk-routes';
+import type { TrunkService } from '../trunks/trunk-service';
+import { errorMiddleware, notFoundRoute } from './error-middleware';
+import { send, jsonBodyParser, requireJsonBody } from './middleware';
+
+export interface AppDeps {
+  logger: Logger;
+  db: Database;
+  publicUrl?: string;
+  adminTokens: AdminTokens;
+  audit: AuditLog;
+  dids: DidService;
+  didSets: DidSetService;
+  trunks: TrunkService;
+  credentials: CredentialService;
+  /** Set while shutting down so /readyz fails and load balancers drain this instance. */
+  isDraining: () => boolean;
+}
+
+export const OPENAPI_PATH = path.resolve(__dirname, '../../openapi.json');
+
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('query parser', 'simple');
+  const baseUrl = (req: Request) => deps.publicUrl ?? `${req.protocol}://${req.get('host')}`;
+
+  app.use(
+    pinoHttp({
+      logger: deps.logger,
+      serializers: {
+        req: (req: any) => ({ id: req.id, method: req.method, url: redactUrl(req.url), remoteAddress: req.remoteAddress }),
+        res: (res: any) => ({ statusCode: res.statusCode }),
+      },
+      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
+      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
+    }),
+  );
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    if (deps.isDraining()) return void res.status(503).json({ status: 'draining' });
+    try {
+      await deps.db.knex.raw('select 1');
+      res.json({ status: 'ready', database: deps.db.dialect });
+    } catch {
+      res.status(503).json({ status: 'database unavailable' });
+    }
+  });
+  const openapi = fs.readFileSync(OPENAPI_PATH, 'utf8');
+  app.get('/openapi.json', (_req, res) => {
+    res.type('application/json').send(openapi);
+  });
+
+  app.use('/share', shareRoutes(deps.credentials, baseUrl));
+
+  const v1 = express.Router();
+  v1.use(async (req, res, next) => {
+    res.locals.actor = await deps.adminTokens.authenticate(req.get('Authorization'));
+    next();
+  });
+  v1.use(requireJsonBody({ extraTypes: ['text/csv', 'text/plain'] }));
+  v1.use(jsonBodyParser('25mb'));
+  v1.use('/dids', didRoutes(deps.dids));
+  v1.use('/did_sets', didSetRoutes(deps.didSets));
+  const creds = credentialRoutes(deps.credentials, baseUrl);
+  v1.use('/sms_trunks/:id', creds.trunkScoped);
+  v1.use('/sms_trunks', trunkRoutes(deps.trunks, baseUrl));
+  v1.use('/share_links', creds.shareLinks);
+  v1.use('/audit_events', auditRoutes(deps.audit));
+  v1.use('/admin_tokens', adminTokenRoutes(deps.adminTokens));
+  v1.get('/', (_req, res) => send(res, 200, { meta: { api: 'sms-out management', version: 1 }, links: { openapi: '/openapi.json' } }));
+  app.use('/v1', v1);
+
+  app.use(notFoundRoute);
+  app.use(errorMiddleware(deps.logger));
+  return app;
+}
