@@ -34,7 +34,18 @@ export interface AppDeps {
   isDraining: () => boolean;
 }
 
-export const OPENAPI_PATH = path.resolve(__dirname, '../../openapi.json');
+/** The package root, found the same way from sources (tsx) and from compiled dist/. */
+function packageRoot(): string {
+  let dir = __dirname;
+  while (!fs.existsSync(path.join(dir, 'package.json'))) {
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error('package.json not found above ' + __dirname);
+    dir = up;
+  }
+  return dir;
+}
+
+export const OPENAPI_PATH = path.join(packageRoot(), 'control-plane/openapi.json');
 
 export function createApp(deps: AppDeps): Express {
   const app = express();
