@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { parseCidr } from './trunks/cidr';
 
 /**
  * The only reader of process.env. Every problem is collected and reported at once at boot;
@@ -23,6 +24,19 @@ export interface Config {
   trustedProxies: string[];
   /** CIDRs exempt from the callback SSRF guard. */
   callbackAllowCidrs: string[];
+  /** JSON file with connectors and destination-prefix routes; absent = the embedded simulator. */
+  carriersFile?: string;
+  simulatorReceiptDelayMs: number;
+  /** Callbacks are retried for this long from their first attempt, then dead-lettered. */
+  callbackMaxAgeSeconds: number;
+  callbackTimeoutMs: number;
+  callbackConcurrencyPerEndpoint: number;
+  /** Retryable carrier failures are retried this long before the message fails (code_id 101). */
+  submitRetryWindowSeconds: number;
+  idempotencyWindowSeconds: number;
+  /** Run the dispatcher and callback workers in this process (false: API only). */
+  workers: boolean;
+  instanceId: string;
 }
 
 export class ConfigError extends Error {
@@ -96,6 +110,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   const shareLinkTtlSeconds = int('SHARE_LINK_TTL_SECONDS', 86400, 60, 30 * 86400);
   const trustedProxies = list(env.TRUSTED_PROXIES);
   const callbackAllowCidrs = list(env.CALLBACK_ALLOW_CIDRS);
+  for (const [name, entries] of [['TRUSTED_PROXIES', trustedProxies], ['CALLBACK_ALLOW_CIDRS', callbackAllowCidrs]] as const) {
+    for (const e of entries) {
+      const r = parseCidr(e);
+      if (!r.ok) problems.push(`${name} entry ${JSON.stringify(e)} ${r.reason}`);
+    }
+  }
+
+  const carriersFile = env.CARRIERS_FILE && env.CARRIERS_FILE !== '' ? path.resolve(cwd, env.CARRIERS_FILE) : undefined;
+  if (carriersFile && !fs.existsSync(carriersFile)) problems.push(`CARRIERS_FILE ${carriersFile} does not exist`);
+  const simulatorReceiptDelayMs = int('SIMULATOR_RECEIPT_DELAY_MS', 200, 0, 3_600_000);
+  const callbackMaxAgeSeconds = int('CALLBACK_MAX_AGE_SECONDS', 72 * 3600, 1, 30 * 86400);
+  const callbackTimeoutMs = int('CALLBACK_TIMEOUT_MS', 10_000, 100, 120_000);
+  const callbackConcurrencyPerEndpoint = int('CALLBACK_CONCURRENCY_PER_ENDPOINT', 16, 1, 1000);
+  const submitRetryWindowSeconds = int('SUBMIT_RETRY_WINDOW_SECONDS', 3600, 1, 7 * 86400);
+  const idempotencyWindowSeconds = int('IDEMPOTENCY_WINDOW_SECONDS', 72 * 3600, 60, 30 * 86400);
+  const workersRaw = env.WORKERS ?? 'true';
+  if (!['true', 'false'].includes(workersRaw)) problems.push(`WORKERS must be true or false, got ${JSON.stringify(workersRaw)}`);
+  const instanceId = env.INSTANCE_ID && env.INSTANCE_ID !== '' ? env.INSTANCE_ID : `${require('node:os').hostname()}-${process.pid}-${require('node:crypto').randomBytes(3).toString('hex')}`;
 
   if (problems.length > 0) throw new ConfigError(problems);
   return {
@@ -110,6 +142,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     shareLinkTtlSeconds,
     trustedProxies,
     callbackAllowCidrs,
+    carriersFile,
+    simulatorReceiptDelayMs,
+    callbackMaxAgeSeconds,
+    callbackTimeoutMs,
+    callbackConcurrencyPerEndpoint,
+    submitRetryWindowSeconds,
+    idempotencyWindowSeconds,
+    workers: workersRaw === 'true',
+    instanceId,
   };
 }
 

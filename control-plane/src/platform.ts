@@ -3,12 +3,25 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { AuditLog } from './audit/audit-log';
 import { AdminTokens } from './auth/admin-tokens';
+import { CallbackWorker } from './callbacks/callback-worker';
+import { CallbackOutbox, CallbackRow } from './callbacks/outbox';
+import { DEFAULT_RETRY_POLICY, RetryPolicy } from './callbacks/retry-policy';
+import { SsrfGuard } from './callbacks/ssrf-guard';
 import { Config, loadOrCreateKeyFile } from './config';
+import type { Carrier } from './connectors/carrier';
+import { CarrierRouter } from './connectors/carrier-router';
+import { buildCarriers, loadCarriersFile } from './connectors/carriers-config';
 import { CredentialService } from './credentials/credential-service';
 import { openDatabase, Database } from './db/database';
+import { TransactionBatcher } from './db/transaction-batcher';
 import { DidSetService } from './did-sets/did-set-service';
 import { DidService } from './dids/did-service';
 import { createApp } from './http/app';
+import { ClientIpResolver } from './sending/client-ip';
+import { Dispatcher } from './sending/dispatcher';
+import { MessageQueries } from './sending/message-queries';
+import { AcceptItem, MessageStore, Outcome, ReceiptItem } from './sending/message-store';
+import { RateLimiter } from './sending/rate-limiter';
 import { ChangeFeed } from './shared/changes';
 import { createLogger } from './shared/logger';
 import { SecretBox } from './shared/secrets';
@@ -27,14 +40,23 @@ export interface Platform {
     trunks: TrunkService;
     credentials: CredentialService;
     access: TrunkAccess;
+    messages: MessageQueries;
   };
+  carriers: CarrierRouter;
   /** Set when this start generated the first admin token (shown once). */
   bootstrapToken?: string;
   stop(): Promise<void>;
 }
 
-/** Composition root: config → database → stores/services → HTTP app. `main.ts` adds signals and printing. */
-export async function startPlatform(config: Config, opts: { logger?: Logger } = {}): Promise<Platform> {
+export interface PlatformOptions {
+  logger?: Logger;
+  /** Carriers built by the caller (tests, benchmarks); otherwise from CARRIERS_FILE or the simulator. */
+  carriers?: { connectors: Carrier[]; routes?: { prefix: string; connector: string }[]; default?: string | null };
+  retryPolicy?: Partial<RetryPolicy>;
+}
+
+/** Composition root: config → database → stores/services → workers → HTTP app. `main.ts` adds signals and printing. */
+export async function startPlatform(config: Config, opts: PlatformOptions = {}): Promise<Platform> {
   const logger = opts.logger ?? createLogger(config.logLevel);
   const key = config.secretsKey ?? loadOrCreateKeyFile(config.dataDir).key;
   const db = await openDatabase(config.databaseUrl);
@@ -46,15 +68,63 @@ export async function startPlatform(config: Config, opts: { logger?: Logger } = 
     shareTtlSeconds: config.shareLinkTtlSeconds,
     publicUrl: () => publicUrl,
   });
+  const guard = new SsrfGuard(config.callbackAllowCidrs);
+  const access = new TrunkAccess(db.knex, changes);
+  const messages = new MessageQueries(db.knex);
   const services = {
     audit,
     adminTokens,
     dids: new DidService(db.knex, audit, changes),
     didSets: new DidSetService(db.knex, audit, changes),
-    trunks: new TrunkService(db.knex, audit, changes, credentials),
+    trunks: new TrunkService(db.knex, audit, changes, credentials, (url) => guard.refuseUrl(url)),
     credentials,
-    access: new TrunkAccess(db.knex, changes),
+    access,
+    messages,
   };
+
+  const carriers = opts.carriers
+    ? new CarrierRouter(new Map(opts.carriers.connectors.map((c) => [c.name, c])), opts.carriers.routes ?? [], opts.carriers.default ?? opts.carriers.connectors[0]?.name ?? null)
+    : buildCarriers(
+        config.carriersFile
+          ? loadCarriersFile(config.carriersFile)
+          : { connectors: [{ name: 'simulator', type: 'simulator', receiptDelayMs: config.simulatorReceiptDelayMs }], default: 'simulator' },
+        process.env,
+        logger,
+      );
+
+  const retryPolicy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, maxAgeMs: config.callbackMaxAgeSeconds * 1000, ...opts.retryPolicy };
+  const outbox = new CallbackOutbox(() => retryPolicy.maxAgeMs);
+  const store = new MessageStore(outbox, access);
+  const callbackWorker = new CallbackWorker(db.knex, (trunkId) => credentials.callbackSecrets(trunkId), guard, logger, {
+    instanceId: config.instanceId,
+    policy: retryPolicy,
+    batchSize: 500,
+    maxInFlight: 1024,
+    perEndpoint: config.callbackConcurrencyPerEndpoint,
+    timeoutMs: config.callbackTimeoutMs,
+    leaseMs: Math.max(60_000, config.callbackTimeoutMs * 6),
+    pollMs: 250,
+  });
+  const wakeCallbacks = (results: CallbackRow[][]) => {
+    if (results.some((r) => r.length > 0)) callbackWorker.wake();
+  };
+  const outcomes = new TransactionBatcher<Outcome, CallbackRow[]>(db.knex, (trx, items) => store.recordOutcomes(trx, items), 500, (_i, r) => wakeCallbacks(r));
+  const receipts = new TransactionBatcher<ReceiptItem, CallbackRow[]>(db.knex, (trx, items) => store.applyReceipts(trx, items), 500, (_i, r) => wakeCallbacks(r));
+  const dispatcher = new Dispatcher(db.knex, store, outcomes, carriers, access, logger, {
+    instanceId: config.instanceId,
+    batchSize: 500,
+    maxInFlight: 2000,
+    leaseMs: 120_000,
+    pollMs: 250,
+    retryWindowMs: config.submitRetryWindowSeconds * 1000,
+  });
+  const accept = new TransactionBatcher<AcceptItem>(db.knex, (trx, items) => store.accept(trx, items), 1000, () => dispatcher.wake());
+
+  for (const carrier of carriers.carriers.values()) {
+    carrier.onReceipt(async (receipt) => {
+      await receipts.submit({ connector: carrier.name, receipt });
+    });
+  }
 
   let bootstrapToken: string | undefined;
   if (!config.adminToken && (await adminTokens.count()) === 0) {
@@ -62,7 +132,33 @@ export async function startPlatform(config: Config, opts: { logger?: Logger } = 
   }
 
   let draining = false;
-  const app = createApp({ logger, db, publicUrl: config.publicUrl, ...services, isDraining: () => draining });
+  const app = createApp({
+    logger,
+    db,
+    publicUrl: config.publicUrl,
+    ...services,
+    send: {
+      knex: db.knex,
+      credentials,
+      access,
+      clientIp: new ClientIpResolver(config.trustedProxies),
+      rateLimiter: new RateLimiter(),
+      accept,
+      queries: messages,
+      idempotencyWindowMs: config.idempotencyWindowSeconds * 1000,
+    },
+    callbackMaxAgeMs: () => retryPolicy.maxAgeMs,
+    onCallbackReplay: () => callbackWorker.wake(),
+    isDraining: () => draining,
+  });
+
+  if (config.workers) {
+    // Carriers connect in the background: an unreachable SMSC must not stop the API from serving.
+    for (const carrier of carriers.carriers.values()) carrier.start().catch((err) => logger.error({ err, connector: carrier.name }, 'carrier failed to start'));
+    dispatcher.start();
+    callbackWorker.start();
+  }
+
   const server = http.createServer(app);
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
@@ -79,6 +175,7 @@ export async function startPlatform(config: Config, opts: { logger?: Logger } = 
     db,
     logger,
     services,
+    carriers,
     bootstrapToken,
     async stop() {
       draining = true;
@@ -88,6 +185,9 @@ export async function startPlatform(config: Config, opts: { logger?: Logger } = 
         // In-flight requests get a bounded time to finish before their sockets are closed.
         setTimeout(() => server.closeAllConnections(), 5000).unref();
       });
+      await dispatcher.stop();
+      for (const carrier of carriers.carriers.values()) await carrier.stop().catch(() => undefined);
+      await callbackWorker.stop();
       await db.close();
     },
   };

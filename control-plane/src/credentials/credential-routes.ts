@@ -1,5 +1,5 @@
 import express, { Request, Router } from 'express';
-import { ErrorCollector } from '../errors';
+import { ErrorCollector, invalidInput } from '../errors';
 import { readResource, ResourceObject, short } from '../http/jsonapi';
 import { send } from '../http/middleware';
 import { Credentials, CredentialService, ShareLink } from './credential-service';
@@ -36,6 +36,8 @@ export function shareLinkResource(l: ShareLink & { url?: string }): ResourceObje
 }
 
 /** Admin routes under /v1/sms_trunks/:id/credentials and /v1/share_links. */
+const invalidGrace = (v: unknown) => invalidInput('GRACE_PERIOD_INVALID', `grace_period_seconds must be a number, got ${short(v)}`, '/data/attributes/grace_period_seconds');
+
 const trunkIdOf = (req: Request): string => String((req.params as Record<string, string>).id);
 
 export function credentialRoutes(service: CredentialService, baseUrl: (req: Request) => string): { trunkScoped: Router; shareLinks: Router } {
@@ -71,6 +73,21 @@ export function credentialRoutes(service: CredentialService, baseUrl: (req: Requ
     errors.throwIfAny();
     const link = await service.share(trunkIdOf(req), { expiresInSeconds: ttl as number | undefined, recipient: doc.attributes.recipient as string | undefined }, res.locals.actor);
     send(res, 201, { data: shareLinkResource(link) });
+  });
+
+  trunkScoped.get('/callback_secret', async (req, res) => {
+    res.setHeader('Cache-Control', 'no-store');
+    const s = await service.showCallbackSecret(trunkIdOf(req), res.locals.actor);
+    send(res, 200, { data: { type: 'callback_secrets', id: trunkIdOf(req), attributes: s } });
+  });
+
+  trunkScoped.post('/callback_secret/rotate', async (req, res) => {
+    const doc = readResource(req.body, 'callback_secret_rotations', { allowEmpty: true });
+    const grace = doc.attributes.grace_period_seconds ?? 0;
+    if (typeof grace !== 'number') throw invalidGrace(grace);
+    res.setHeader('Cache-Control', 'no-store');
+    const s = await service.rotateCallbackSecret(trunkIdOf(req), grace, res.locals.actor);
+    send(res, 200, { data: { type: 'callback_secrets', id: trunkIdOf(req), attributes: s } });
   });
 
   trunkScoped.get('/share_links', async (req, res) => {

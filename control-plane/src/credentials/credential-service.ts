@@ -4,6 +4,7 @@ import { nowIso } from '../db/database';
 import { gone, invalidInput, notFound } from '../errors';
 import type { Actor, AuditLog } from '../audit/audit-log';
 import type { ChangeFeed } from '../shared/changes';
+import { generateCallbackSecret } from '../callbacks/signing';
 import { generatePassword, generateToken, generateUsername, hashToken, safeEqual, SecretBox } from '../shared/secrets';
 
 export interface Credentials {
@@ -30,7 +31,7 @@ export interface ShareLink {
 export const MAX_GRACE_PERIOD_SECONDS = 7 * 86400;
 export const MAX_SHARE_TTL_SECONDS = 7 * 86400;
 
-interface CachedCredentials {
+export interface CachedCredentials {
   trunkId: string;
   password: string;
   previous?: { password: string; validUntilMs: number };
@@ -54,7 +55,10 @@ export class CredentialService {
     private readonly opts: { shareTtlSeconds: number; publicUrl: () => string; cacheTtlMs?: number },
   ) {
     changes.subscribe((kind) => {
-      if (kind === 'credentials' || kind === 'sms_trunks') this.cache.clear();
+      if (kind === 'credentials' || kind === 'sms_trunks') {
+        this.cache.clear();
+        this.secretCache.clear();
+      }
     });
   }
 
@@ -73,8 +77,57 @@ export class CredentialService {
         password_sealed: this.box.seal(generatePassword()),
         rotated_at: nowIso(),
       });
+      await trx('trunk_callback_secrets').insert({ trunk_id: trunkId, secret_sealed: this.box.seal(generateCallbackSecret()), rotated_at: nowIso() });
       return;
     }
+  }
+
+  private readonly secretCache = new Map<string, { secrets: string[]; loadedAtMs: number; validUntilMs: number }>();
+
+  /** Secrets that sign a trunk's callbacks: the current one, plus the previous one during a rotation. */
+  async callbackSecrets(trunkId: string): Promise<string[]> {
+    const now = Date.now();
+    const hit = this.secretCache.get(trunkId);
+    if (hit && now - hit.loadedAtMs <= (this.opts.cacheTtlMs ?? 1000) && now < hit.validUntilMs) return hit.secrets;
+    const row = await this.knex('trunk_callback_secrets').where({ trunk_id: trunkId }).first();
+    if (!row) return [];
+    const until = row.previous_valid_until ? Date.parse(row.previous_valid_until) : 0;
+    const secrets = [this.box.open(row.secret_sealed)];
+    if (row.previous_secret_sealed && until > now) secrets.push(this.box.open(row.previous_secret_sealed));
+    this.secretCache.set(trunkId, { secrets, loadedAtMs: now, validUntilMs: until > now ? until : Number.POSITIVE_INFINITY });
+    return secrets;
+  }
+
+  async showCallbackSecret(trunkId: string, actor: Actor): Promise<{ secret: string; previous_valid_until: string | null; rotated_at: string }> {
+    return this.knex.transaction(async (trx) => {
+      const row = await trx('trunk_callback_secrets').where({ trunk_id: trunkId }).first();
+      if (!row) throw notFound('TRUNK_NOT_FOUND', `SMS trunk ${trunkId} does not exist`);
+      await this.audit.record(trx, actor, { action: 'callback_secret.view', resourceType: 'sms_trunks', resourceId: trunkId });
+      const stillValid = row.previous_valid_until && row.previous_valid_until > nowIso();
+      return { secret: this.box.open(row.secret_sealed), previous_valid_until: stillValid ? row.previous_valid_until : null, rotated_at: row.rotated_at };
+    });
+  }
+
+  /** New signing secret; during the grace period callbacks carry signatures with both (Standard Webhooks allows several). */
+  async rotateCallbackSecret(trunkId: string, gracePeriodSeconds: number, actor: Actor): Promise<{ secret: string; previous_valid_until: string | null; rotated_at: string }> {
+    if (!Number.isInteger(gracePeriodSeconds) || gracePeriodSeconds < 0 || gracePeriodSeconds > MAX_GRACE_PERIOD_SECONDS) {
+      throw invalidInput('GRACE_PERIOD_INVALID', `grace_period_seconds must be a whole number from 0 to ${MAX_GRACE_PERIOD_SECONDS}`, '/data/attributes/grace_period_seconds');
+    }
+    const result = await this.knex.transaction(async (trx) => {
+      const row = await trx('trunk_callback_secrets').where({ trunk_id: trunkId }).first();
+      if (!row) throw notFound('TRUNK_NOT_FOUND', `SMS trunk ${trunkId} does not exist`);
+      const now = new Date();
+      const secret = generateCallbackSecret();
+      const until = gracePeriodSeconds > 0 ? new Date(now.getTime() + gracePeriodSeconds * 1000).toISOString() : null;
+      await trx('trunk_callback_secrets')
+        .where({ trunk_id: trunkId })
+        .update({ secret_sealed: this.box.seal(secret), previous_secret_sealed: until ? row.secret_sealed : null, previous_valid_until: until, rotated_at: now.toISOString() });
+      await this.audit.record(trx, actor, { action: 'callback_secret.rotate', resourceType: 'sms_trunks', resourceId: trunkId, after: { grace_period_seconds: gracePeriodSeconds } });
+      return { secret, previous_valid_until: until, rotated_at: now.toISOString() };
+    });
+    this.secretCache.delete(trunkId);
+    this.changes.changed('credentials', trunkId);
+    return result;
   }
 
   private async load(trx: Knex | Knex.Transaction, trunkId: string): Promise<Credentials> {
@@ -129,6 +182,15 @@ export class CredentialService {
 
   /** Returns the trunk id when username and password match (current, or previous within grace). */
   async verify(username: string, password: string): Promise<string | undefined> {
+    const entry = await this.lookup(username);
+    return entry && this.passwordMatches(entry, password) ? entry.trunkId : undefined;
+  }
+
+  /**
+   * The trunk a username belongs to, from the cache (no database round trip on the send path). The
+   * send path checks the client IP against that trunk before the password, as DIDWW does.
+   */
+  async lookup(username: string): Promise<CachedCredentials | undefined> {
     const now = Date.now();
     let entry = this.cache.get(username);
     if (entry === undefined || (entry !== null && now - entry.loadedAtMs > (this.opts.cacheTtlMs ?? 1000))) {
@@ -137,13 +199,16 @@ export class CredentialService {
       this.cache.set(username, entry);
     }
     if (entry === null) {
-      // Unknown usernames are cached briefly too, but compared anyway so timing does not tell them apart.
-      safeEqual(password, 'x'.repeat(32));
+      // Unknown usernames cost the same comparison as known ones, so timing does not tell them apart.
+      safeEqual(username, 'x'.repeat(32));
       return undefined;
     }
-    if (safeEqual(password, entry.password)) return entry.trunkId;
-    if (entry.previous && entry.previous.validUntilMs > now && safeEqual(password, entry.previous.password)) return entry.trunkId;
-    return undefined;
+    return entry;
+  }
+
+  passwordMatches(entry: CachedCredentials, password: string): boolean {
+    if (safeEqual(password, entry.password)) return true;
+    return entry.previous !== undefined && entry.previous.validUntilMs > Date.now() && safeEqual(password, entry.previous.password);
   }
 
   private async loadForVerify(username: string, now: number): Promise<CachedCredentials | null> {

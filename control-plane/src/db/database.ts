@@ -34,7 +34,8 @@ export async function openDatabase(url: string, opts: { migrate?: boolean } = {}
         afterCreate(conn: any, done: (err: Error | null, conn: any) => void) {
           conn.serialize(() => {
             conn.run('PRAGMA journal_mode = WAL');
-            conn.run('PRAGMA synchronous = NORMAL');
+            // FULL: a commit is on disk before the 201 goes out; group commit keeps that affordable.
+            conn.run('PRAGMA synchronous = FULL');
             conn.run('PRAGMA foreign_keys = ON');
             conn.run('PRAGMA busy_timeout = 5000', (err: Error | null) => done(err, conn));
           });

@@ -164,6 +164,162 @@ const migrations: Migration[] = [
       await knex.schema.dropTable('audit_events');
     },
   },
+  {
+    name: '0008_trunk_rate_limit',
+    async up(knex) {
+      await knex.schema.alterTable('sms_trunks', (t) => {
+        t.integer('rate_limit_per_second').nullable();
+      });
+    },
+    async down(knex) {
+      await knex.schema.alterTable('sms_trunks', (t) => {
+        t.dropColumn('rate_limit_per_second');
+      });
+    },
+  },
+  {
+    name: '0009_callback_secrets',
+    async up(knex) {
+      await knex.schema.createTable('trunk_callback_secrets', (t) => {
+        t.string('trunk_id', 36).primary().references('id').inTable('sms_trunks').onDelete('CASCADE');
+        t.string('secret_sealed', 255).notNullable();
+        t.string('previous_secret_sealed', 255).nullable();
+        t.string('previous_valid_until', 30).nullable();
+        t.string('rotated_at', 30).notNullable();
+      });
+    },
+    async down(knex) {
+      await knex.schema.dropTable('trunk_callback_secrets');
+    },
+  },
+  {
+    name: '0010_messages',
+    async up(knex) {
+      await knex.schema.createTable('messages', (t) => {
+        t.string('id', 36).primary();
+        // No foreign key to sms_trunks: the message log outlives a deleted trunk.
+        t.string('trunk_id', 36).notNullable();
+        t.string('source', 15).notNullable();
+        t.string('destination', 15).notNullable();
+        t.text('content').notNullable();
+        t.string('encoding', 8).notNullable();
+        t.integer('segments').notNullable();
+        t.string('status', 24).notNullable();
+        t.string('processing_status', 24).nullable();
+        t.integer('code_id').nullable();
+        t.string('final_status', 24).nullable();
+        t.integer('parts_delivered').notNullable().defaultTo(0);
+        t.integer('parts_failed').notNullable().defaultTo(0);
+        t.string('connector', 64).nullable();
+        t.integer('submit_attempts').notNullable().defaultTo(0);
+        t.string('next_attempt_at', 30).notNullable();
+        t.string('lease_owner', 64).nullable();
+        t.string('lease_until', 30).nullable();
+        t.integer('event_seq').notNullable().defaultTo(0);
+        t.string('created_at', 30).notNullable();
+        t.string('updated_at', 30).notNullable();
+        t.string('submitted_at', 30).nullable();
+        t.string('final_at', 30).nullable();
+        t.index(['status', 'next_attempt_at']);
+        t.index(['trunk_id', 'created_at']);
+        t.index(['created_at']);
+      });
+      await knex.schema.createTable('message_parts', (t) => {
+        t.string('message_id', 36).notNullable().references('id').inTable('messages').onDelete('CASCADE');
+        t.integer('seq').notNullable();
+        t.string('connector', 64).notNullable();
+        t.string('carrier_message_id', 128).notNullable();
+        t.string('status', 24).nullable();
+        t.string('updated_at', 30).notNullable();
+        t.primary(['message_id', 'seq']);
+        t.unique(['connector', 'carrier_message_id']);
+      });
+      await knex.schema.createTable('message_events', (t) => {
+        t.bigIncrements('id').primary();
+        t.string('message_id', 36).notNullable().references('id').inTable('messages').onDelete('CASCADE');
+        t.string('type', 32).notNullable();
+        t.string('status', 32).nullable();
+        t.text('detail').nullable();
+        t.string('occurred_at', 30).notNullable();
+        t.index(['message_id']);
+      });
+      // Receipts whose carrier id is not mapped yet (a deliver_sm can overtake submit_sm_resp handling).
+      await knex.schema.createTable('pending_receipts', (t) => {
+        t.string('connector', 64).notNullable();
+        t.string('carrier_message_id', 128).notNullable();
+        t.string('status', 24).notNullable();
+        t.text('raw').nullable();
+        t.string('received_at', 30).notNullable();
+        t.primary(['connector', 'carrier_message_id', 'status']);
+      });
+    },
+    async down(knex) {
+      await knex.schema.dropTable('pending_receipts');
+      await knex.schema.dropTable('message_events');
+      await knex.schema.dropTable('message_parts');
+      await knex.schema.dropTable('messages');
+    },
+  },
+  {
+    name: '0011_callbacks',
+    async up(knex) {
+      await knex.schema.createTable('callbacks', (t) => {
+        t.string('id', 36).primary();
+        t.string('message_id', 36).notNullable();
+        t.string('trunk_id', 36).notNullable();
+        t.string('kind', 16).notNullable();
+        t.integer('seq').notNullable();
+        t.string('url', 2048).notNullable();
+        t.text('body').notNullable();
+        t.string('occurred_at', 30).notNullable();
+        t.string('state', 16).notNullable();
+        t.integer('attempts').notNullable().defaultTo(0);
+        t.string('next_attempt_at', 30).notNullable();
+        t.string('first_attempt_at', 30).nullable();
+        t.string('give_up_at', 30).notNullable();
+        t.string('lease_owner', 64).nullable();
+        t.string('lease_until', 30).nullable();
+        t.integer('last_status_code').nullable();
+        t.string('last_error', 255).nullable();
+        t.string('delivered_at', 30).nullable();
+        t.index(['state', 'next_attempt_at']);
+        t.index(['message_id']);
+        t.index(['trunk_id', 'state']);
+      });
+      await knex.schema.createTable('callback_attempts', (t) => {
+        t.bigIncrements('id').primary();
+        t.string('callback_id', 36).notNullable().references('id').inTable('callbacks').onDelete('CASCADE');
+        t.string('attempted_at', 30).notNullable();
+        t.integer('duration_ms').notNullable();
+        t.integer('status_code').nullable();
+        t.string('error', 255).nullable();
+        t.string('outcome', 16).notNullable();
+        t.index(['callback_id']);
+      });
+    },
+    async down(knex) {
+      await knex.schema.dropTable('callback_attempts');
+      await knex.schema.dropTable('callbacks');
+    },
+  },
+  {
+    name: '0012_idempotency_keys',
+    async up(knex) {
+      await knex.schema.createTable('idempotency_keys', (t) => {
+        t.string('trunk_id', 36).notNullable();
+        t.string('key', 255).notNullable();
+        t.string('request_hash', 64).notNullable();
+        t.integer('response_status').notNullable();
+        t.text('response_body').notNullable();
+        t.string('created_at', 30).notNullable();
+        t.primary(['trunk_id', 'key']);
+        t.index(['created_at']);
+      });
+    },
+    async down(knex) {
+      await knex.schema.dropTable('idempotency_keys');
+    },
+  },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {

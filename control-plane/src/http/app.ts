@@ -14,6 +14,8 @@ import { didSetRoutes } from '../did-sets/did-set-routes';
 import type { DidSetService } from '../did-sets/did-set-service';
 import { didRoutes } from '../dids/did-routes';
 import type { DidService } from '../dids/did-service';
+import { messageRoutes } from '../messages/message-routes';
+import { SendDeps, sendRoutes } from '../sending/send-routes';
 import { redactUrl } from '../shared/logger';
 import { trunkRoutes } from '../trunks/trunk-routes';
 import type { TrunkService } from '../trunks/trunk-service';
@@ -30,6 +32,9 @@ export interface AppDeps {
   didSets: DidSetService;
   trunks: TrunkService;
   credentials: CredentialService;
+  send: SendDeps;
+  callbackMaxAgeMs: () => number;
+  onCallbackReplay: () => void;
   /** Set while shutting down so /readyz fails and load balancers drain this instance. */
   isDraining: () => boolean;
 }
@@ -84,6 +89,7 @@ export function createApp(deps: AppDeps): Express {
   });
 
   app.use('/share', shareRoutes(deps.credentials, baseUrl));
+  app.use(sendRoutes(deps.send));
 
   const v1 = express.Router();
   v1.use(async (req, res, next) => {
@@ -100,6 +106,9 @@ export function createApp(deps: AppDeps): Express {
   v1.use('/share_links', creds.shareLinks);
   v1.use('/audit_events', auditRoutes(deps.audit));
   v1.use('/admin_tokens', adminTokenRoutes(deps.adminTokens));
+  const log = messageRoutes(deps.send.queries, deps.audit, deps.callbackMaxAgeMs, deps.onCallbackReplay);
+  v1.use('/messages', log.messages);
+  v1.use('/callbacks', log.callbacks);
   v1.get('/', (_req, res) => send(res, 200, { meta: { api: 'sms-out management', version: 1 }, links: { openapi: '/openapi.json' } }));
   app.use('/v1', v1);
 

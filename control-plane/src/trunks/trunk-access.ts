@@ -8,6 +8,9 @@ export interface TrunkPolicy {
   trunkId: string;
   version: number;
   blocked: boolean;
+  callbackUrl: string | null;
+  dlrEvents: boolean;
+  rateLimitPerSecond: number | null;
   ranges: CidrRange[];
   anyDid: boolean;
   /** Allowed senders when `anyDid` is false (direct DIDs plus members of the trunk's sets). */
@@ -101,6 +104,16 @@ export class TrunkAccess {
         .select('did_set_members.did_number as n');
       for (const r of [...direct, ...viaSets]) dids.add(r.n);
     }
-    return { trunkId, version: Number(row.version), blocked: Boolean(row.blocked), ranges, anyDid, dids };
+    return {
+      trunkId,
+      version: Number(row.version),
+      blocked: Boolean(row.blocked),
+      callbackUrl: row.callback_url ?? null,
+      dlrEvents: Boolean(row.dlr_events),
+      rateLimitPerSecond: row.rate_limit_per_second === null || row.rate_limit_per_second === undefined ? null : Number(row.rate_limit_per_second),
+      ranges,
+      anyDid,
+      dids,
+    };
   }
 }

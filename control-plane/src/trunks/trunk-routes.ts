@@ -16,6 +16,7 @@ export function trunkResource(t: Trunk, baseUrl: string): ResourceObject {
       dlr_events: t.dlr_events,
       blocked: t.blocked,
       external_reference_id: t.external_reference_id,
+      rate_limit_per_second: t.rate_limit_per_second,
       username: t.username,
       version: t.version,
       created_at: t.created_at,

@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { Knex } from 'knex';
 import { isUniqueViolation, nowIso } from '../db/database';
-import { conflict, DomainError, ErrorCollector, notFound, preconditionFailed } from '../errors';
+import { conflict, DomainError, ErrorCollector, invalidInput, notFound, preconditionFailed } from '../errors';
 import { readToMany, rejectUnknownAttributes, rejectUnknownRelationships, IncomingResource } from '../http/jsonapi';
 import type { Actor, AuditLog } from '../audit/audit-log';
 import type { ChangeFeed } from '../shared/changes';
@@ -13,6 +13,7 @@ import {
   checkCallbackUrl,
   checkExternalReference,
   checkName,
+  checkRateLimit,
   MAX_SOURCE_DIDS,
   MAX_SOURCE_SETS,
 } from './trunk-validation';
@@ -26,6 +27,8 @@ export interface TrunkSpec {
   dlr_events: boolean;
   blocked: boolean;
   external_reference_id: string | null;
+  /** Per-trunk submission limit; null = no limit. */
+  rate_limit_per_second: number | null;
   outgoing_dids: string[];
   outgoing_did_sets: string[];
 }
@@ -38,7 +41,7 @@ export interface Trunk extends TrunkSpec {
   updated_at: string;
 }
 
-export const TRUNK_ATTRIBUTES = ['name', 'callback_url', 'allowed_ips', 'allow_any_did_as_source', 'dlr_events', 'blocked', 'external_reference_id'] as const;
+export const TRUNK_ATTRIBUTES = ['name', 'callback_url', 'allowed_ips', 'allow_any_did_as_source', 'dlr_events', 'blocked', 'external_reference_id', 'rate_limit_per_second'] as const;
 export const TRUNK_READ_ONLY = ['username', 'version', 'created_at', 'updated_at'] as const;
 export const TRUNK_RELATIONSHIPS = ['outgoing_dids', 'outgoing_did_sets'] as const;
 
@@ -49,6 +52,7 @@ export const SPEC_DEFAULTS: Omit<TrunkSpec, 'name'> = {
   dlr_events: false,
   blocked: false,
   external_reference_id: null,
+  rate_limit_per_second: null,
   outgoing_dids: [],
   outgoing_did_sets: [],
 };
@@ -82,6 +86,8 @@ export function parseTrunkSpec(doc: IncomingResource, base?: TrunkSpec): TrunkSp
   spec.blocked = a.blocked === undefined ? from.blocked : checkBoolean(a.blocked, 'blocked', p('blocked'), errors);
   spec.external_reference_id =
     a.external_reference_id === undefined ? from.external_reference_id : checkExternalReference(a.external_reference_id, p('external_reference_id'), errors);
+  spec.rate_limit_per_second =
+    a.rate_limit_per_second === undefined ? from.rate_limit_per_second : checkRateLimit(a.rate_limit_per_second, p('rate_limit_per_second'), errors);
   const dids = readToMany(doc.relationships.outgoing_dids, 'outgoing_dids', 'dids', errors);
   const sets = readToMany(doc.relationships.outgoing_did_sets, 'outgoing_did_sets', 'did_sets', errors);
   // Switching an existing trunk to "any DID" without naming lists clears the old lists.
@@ -124,7 +130,14 @@ export class TrunkService {
     private readonly audit: AuditLog,
     private readonly changes: ChangeFeed,
     private readonly credentials: CredentialService,
+    /** Returns why a callback URL may not be used (SSRF guard), or undefined. */
+    private readonly refuseCallbackUrl: (url: string) => string | undefined = () => undefined,
   ) {}
+
+  private checkCallbackTarget(spec: TrunkSpec): void {
+    const reason = spec.callback_url === null ? undefined : this.refuseCallbackUrl(spec.callback_url);
+    if (reason) throw invalidInput('CALLBACK_URL_FORBIDDEN', `callback_url is refused: ${reason}`, '/data/attributes/callback_url');
+  }
 
   private async hydrate(trx: Knex | Knex.Transaction, rows: any[]): Promise<Trunk[]> {
     if (rows.length === 0) return [];
@@ -149,6 +162,7 @@ export class TrunkService {
       dlr_events: Boolean(r.dlr_events),
       blocked: Boolean(r.blocked),
       external_reference_id: r.external_reference_id ?? null,
+      rate_limit_per_second: r.rate_limit_per_second === null || r.rate_limit_per_second === undefined ? null : Number(r.rate_limit_per_second),
       outgoing_dids: didMap.get(r.id) ?? [],
       outgoing_did_sets: setMap.get(r.id) ?? [],
       username: userMap.get(r.id) ?? '',
@@ -252,6 +266,7 @@ export class TrunkService {
       dlr_events: spec.dlr_events,
       blocked: spec.blocked,
       external_reference_id: spec.external_reference_id,
+      rate_limit_per_second: spec.rate_limit_per_second,
     };
   }
 
@@ -266,6 +281,7 @@ export class TrunkService {
   }
 
   private async insert(trx: Knex.Transaction, spec: TrunkSpec, actor: Actor): Promise<Trunk> {
+    this.checkCallbackTarget(spec);
     await this.checkUnique(trx, spec);
     await this.checkReferences(trx, spec);
     const id = crypto.randomUUID();
@@ -279,6 +295,7 @@ export class TrunkService {
   }
 
   private async change(trx: Knex.Transaction, before: Trunk, spec: TrunkSpec, actor: Actor): Promise<Trunk> {
+    if (spec.callback_url !== before.callback_url) this.checkCallbackTarget(spec);
     await this.checkUnique(trx, spec, before.id);
     await this.checkReferences(trx, spec);
     const n = await trx('sms_trunks')
@@ -352,6 +369,7 @@ export function specOf(t: Trunk): TrunkSpec {
     dlr_events: t.dlr_events,
     blocked: t.blocked,
     external_reference_id: t.external_reference_id,
+    rate_limit_per_second: t.rate_limit_per_second,
     outgoing_dids: t.outgoing_dids,
     outgoing_did_sets: t.outgoing_did_sets,
   };

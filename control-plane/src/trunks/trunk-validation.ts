@@ -104,3 +104,14 @@ export function checkExternalReference(value: unknown, pointer: string, errors: 
   }
   return value;
 }
+
+export const MAX_RATE_LIMIT_PER_SECOND = 100_000;
+
+export function checkRateLimit(value: unknown, pointer: string, errors: ErrorCollector): number | null | undefined {
+  if (value === null) return null;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_RATE_LIMIT_PER_SECOND) {
+    errors.add('RATE_LIMIT_INVALID', `rate_limit_per_second must be a whole number from 1 to ${MAX_RATE_LIMIT_PER_SECOND}, or null for no limit; got ${short(value)}`, pointer);
+    return undefined;
+  }
+  return value;
+}

@@ -1,0 +1,258 @@
+import http from 'node:http';
+import https from 'node:https';
+import { Knex } from 'knex';
+import type { Logger } from 'pino';
+import { nowIso } from '../db/database';
+import { TransactionBatcher } from '../db/transaction-batcher';
+import type { CallbackRow } from './outbox';
+import { classifyAttempt, nextAttemptAt, RetryPolicy } from './retry-policy';
+import { signCallback } from './signing';
+import type { SsrfGuard } from './ssrf-guard';
+
+export interface CallbackWorkerOptions {
+  instanceId: string;
+  policy: RetryPolicy;
+  batchSize: number;
+  /** Concurrent deliveries in this instance, over all endpoints. */
+  maxInFlight: number;
+  /** Concurrent deliveries to one endpoint (scheme://host:port). */
+  perEndpoint: number;
+  timeoutMs: number;
+  leaseMs: number;
+  pollMs: number;
+}
+
+interface AttemptResult {
+  row: CallbackRow;
+  attemptedAt: string;
+  durationMs: number;
+  statusCode?: number;
+  error?: string;
+  retryAfter?: string;
+}
+
+/**
+ * Delivers outbox rows to callback URLs: claims due rows with a lease, POSTs the stored body with
+ * Standard Webhooks signatures, and records every attempt. Any 2xx is success; everything else is
+ * retried by the policy until its window ends, then the row is dead-lettered (replayable).
+ */
+export class CallbackWorker {
+  private running = false;
+  private ticking = false;
+  private timer?: NodeJS.Timeout;
+  private inFlight = 0;
+  private readonly perEndpoint = new Map<string, number>();
+  private readonly waiting: Array<{ row: CallbackRow; leaseUntilMs: number }> = [];
+  private readonly httpAgent: http.Agent;
+  private readonly httpsAgent: https.Agent;
+  private readonly results: TransactionBatcher<AttemptResult>;
+  private idle?: () => void;
+
+  constructor(
+    private readonly knex: Knex,
+    private readonly secrets: (trunkId: string) => Promise<string[]>,
+    guard: SsrfGuard,
+    private readonly logger: Logger,
+    private readonly opts: CallbackWorkerOptions,
+  ) {
+    // Connections are reused per endpoint; the guarded lookup runs on every new connection.
+    this.httpAgent = new http.Agent({ keepAlive: true, maxSockets: opts.perEndpoint, lookup: guard.lookup });
+    this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets: opts.perEndpoint, lookup: guard.lookup });
+    this.results = new TransactionBatcher(knex, (trx, items) => this.record(trx, items), 500);
+  }
+
+  start(): void {
+    this.running = true;
+    this.schedule(0);
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    this.waiting.length = 0;
+    if (this.inFlight > 0) await new Promise<void>((resolve) => (this.idle = resolve));
+    this.httpAgent.destroy();
+    this.httpsAgent.destroy();
+  }
+
+  wake(): void {
+    if (this.running && !this.ticking) this.schedule(0);
+  }
+
+  private schedule(ms: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.tick(), ms);
+  }
+
+  private async tick(): Promise<void> {
+    if (!this.running || this.ticking) return;
+    this.ticking = true;
+    let claimed = 0;
+    try {
+      const room = this.opts.maxInFlight - this.inFlight - this.waiting.length;
+      if (room > 0) {
+        const rows = await this.claim(Math.min(room, this.opts.batchSize));
+        claimed = rows.length;
+        const leaseUntilMs = Date.now() + this.opts.leaseMs;
+        for (const row of rows) this.waiting.push({ row, leaseUntilMs });
+        this.pump();
+      }
+    } catch (err) {
+      this.logger.error({ err }, 'claiming callbacks failed');
+    } finally {
+      this.ticking = false;
+    }
+    if (this.running) this.schedule(claimed > 0 ? 0 : this.opts.pollMs);
+  }
+
+  private async claim(limit: number): Promise<CallbackRow[]> {
+    const now = nowIso();
+    const ids: string[] = await this.knex('callbacks')
+      .where('state', 'pending')
+      .where('next_attempt_at', '<=', now)
+      .where((q) => q.whereNull('lease_until').orWhere('lease_until', '<', now))
+      .orderBy('next_attempt_at')
+      .limit(limit)
+      .pluck('id');
+    if (!ids.length) return [];
+    const leaseUntil = new Date(Date.now() + this.opts.leaseMs).toISOString();
+    await this.knex('callbacks')
+      .whereIn('id', ids)
+      .where('state', 'pending')
+      .where((q) => q.whereNull('lease_until').orWhere('lease_until', '<', now))
+      .update({ lease_owner: this.opts.instanceId, lease_until: leaseUntil });
+    return this.knex('callbacks').whereIn('id', ids).where({ lease_owner: this.opts.instanceId, lease_until: leaseUntil, state: 'pending' });
+  }
+
+  /** Starts waiting deliveries while their endpoint has room; ones whose lease is nearly over are left for a fresh claim. */
+  private pump(): void {
+    for (let i = 0; i < this.waiting.length; ) {
+      const w = this.waiting[i]!;
+      if (Date.now() > w.leaseUntilMs - this.opts.timeoutMs - 1000) {
+        this.waiting.splice(i, 1);
+        continue;
+      }
+      const endpoint = endpointOf(w.row.url);
+      const busy = this.perEndpoint.get(endpoint) ?? 0;
+      if (busy >= this.opts.perEndpoint || this.inFlight >= this.opts.maxInFlight) {
+        i++;
+        continue;
+      }
+      this.waiting.splice(i, 1);
+      this.perEndpoint.set(endpoint, busy + 1);
+      this.inFlight++;
+      void this.deliver(w.row).finally(() => {
+        this.inFlight--;
+        const n = (this.perEndpoint.get(endpoint) ?? 1) - 1;
+        if (n === 0) this.perEndpoint.delete(endpoint);
+        else this.perEndpoint.set(endpoint, n);
+        if (this.inFlight === 0 && this.idle) this.idle();
+        if (this.running) {
+          this.pump();
+          this.wake();
+        }
+      });
+    }
+  }
+
+  private async deliver(row: CallbackRow): Promise<void> {
+    const attemptedAt = new Date();
+    const started = process.hrtime.bigint();
+    let result: Omit<AttemptResult, 'row' | 'attemptedAt' | 'durationMs'>;
+    try {
+      const secrets = await this.secrets(row.trunk_id);
+      const headers = signCallback({ id: row.id, timestamp: attemptedAt, body: row.body, secrets });
+      result = await this.post(row.url, row.body, headers);
+    } catch (err) {
+      result = { error: String((err as Error)?.message ?? err).slice(0, 250) };
+    }
+    const durationMs = Number((process.hrtime.bigint() - started) / 1_000_000n);
+    try {
+      await this.results.submit({ row, attemptedAt: attemptedAt.toISOString(), durationMs, ...result });
+    } catch (err) {
+      this.logger.error({ err, callbackId: row.id }, 'recording a callback attempt failed');
+    }
+  }
+
+  private post(url: string, body: string, headers: Record<string, string>): Promise<{ statusCode: number; retryAfter?: string }> {
+    return new Promise((resolve, reject) => {
+      const u = new URL(url);
+      const lib = u.protocol === 'https:' ? https : http;
+      const req = lib.request(
+        u,
+        {
+          method: 'POST',
+          agent: u.protocol === 'https:' ? this.httpsAgent : this.httpAgent,
+          headers: {
+            'content-type': 'application/vnd.api+json',
+            'content-length': Buffer.byteLength(body),
+            'user-agent': 'sms-out-trunk-platform/callbacks',
+            ...headers,
+          },
+          timeout: this.opts.timeoutMs,
+        },
+        (res) => {
+          // The body is read (so the connection can be reused) but never interpreted: any 2xx is success.
+          res.resume();
+          res.on('end', () => resolve({ statusCode: res.statusCode ?? 0, retryAfter: header(res.headers['retry-after']) }));
+          res.on('error', reject);
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`timed out after ${this.opts.timeoutMs} ms`)));
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+
+  private async record(trx: Knex.Transaction, items: AttemptResult[]): Promise<void[]> {
+    for (const r of items) {
+      const outcome = classifyAttempt({ status: r.statusCode, error: r.error });
+      const attempts = r.row.attempts + 1;
+      const firstAttemptAt = new Date(Date.parse(r.row.occurred_at));
+      let update: Record<string, unknown>;
+      if (outcome === 'success') {
+        update = { state: 'delivered', delivered_at: nowIso() };
+      } else {
+        const next = nextAttemptAt({
+          policy: this.opts.policy,
+          attempt: attempts,
+          firstAttemptAt,
+          now: new Date(),
+          retryAfterHeader: r.retryAfter,
+        });
+        const giveUpAt = Date.parse(r.row.give_up_at);
+        update = next && next.getTime() <= giveUpAt ? { state: 'pending', next_attempt_at: next.toISOString() } : { state: 'dead' };
+      }
+      await trx('callbacks')
+        .where({ id: r.row.id, lease_owner: this.opts.instanceId })
+        .update({
+          ...update,
+          attempts,
+          first_attempt_at: r.row.attempts === 0 ? r.attemptedAt : trx.raw('first_attempt_at'),
+          last_status_code: r.statusCode ?? null,
+          last_error: r.error ?? null,
+          lease_owner: null,
+          lease_until: null,
+        });
+      await trx('callback_attempts').insert({
+        callback_id: r.row.id,
+        attempted_at: r.attemptedAt,
+        duration_ms: r.durationMs,
+        status_code: r.statusCode ?? null,
+        error: r.error ?? null,
+        outcome: outcome === 'success' ? 'delivered' : update.state === 'dead' ? 'dead' : 'retry',
+      });
+    }
+    return items.map(() => undefined);
+  }
+}
+
+const header = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
+
+function endpointOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return url;
+  }
+}

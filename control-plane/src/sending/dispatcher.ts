@@ -1,0 +1,119 @@
+import { Knex } from 'knex';
+import type { Logger } from 'pino';
+import type { TransactionBatcher } from '../db/transaction-batcher';
+import type { CallbackRow } from '../callbacks/outbox';
+import { CarrierError } from '../connectors/carrier';
+import type { CarrierRouter } from '../connectors/carrier-router';
+import type { TrunkAccess } from '../trunks/trunk-access';
+import { CODE } from './message-status';
+import type { ClaimedMessage, MessageStore, Outcome } from './message-store';
+
+export interface DispatcherOptions {
+  instanceId: string;
+  /** How many messages one claim takes. */
+  batchSize: number;
+  /** Upper bound on submissions waiting for a carrier answer in this instance. */
+  maxInFlight: number;
+  /** A claimed message not finished within this time is claimed again (by any instance). */
+  leaseMs: number;
+  pollMs: number;
+  /** How long retryable carrier failures are retried before the message fails with code 101. */
+  retryWindowMs: number;
+}
+
+/**
+ * Moves accepted messages to carriers. Work comes from the database (claimed with a lease), so a
+ * crash at any point leaves the message claimable again: at-least-once, with the message id stable.
+ */
+export class Dispatcher {
+  private running = false;
+  private timer?: NodeJS.Timeout;
+  private inFlight = 0;
+  private ticking = false;
+  private idle?: () => void;
+
+  constructor(
+    private readonly knex: Knex,
+    private readonly store: MessageStore,
+    private readonly outcomes: TransactionBatcher<Outcome, CallbackRow[]>,
+    private readonly router: CarrierRouter,
+    private readonly access: TrunkAccess,
+    private readonly logger: Logger,
+    private readonly opts: DispatcherOptions,
+  ) {}
+
+  start(): void {
+    this.running = true;
+    this.schedule(0);
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.inFlight > 0) await new Promise<void>((resolve) => (this.idle = resolve));
+  }
+
+  /** Called after new messages commit, so they do not wait for the next poll. */
+  wake(): void {
+    if (this.running && !this.ticking) this.schedule(0);
+  }
+
+  private schedule(ms: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.tick(), ms);
+  }
+
+  private async tick(): Promise<void> {
+    if (!this.running || this.ticking) return;
+    this.ticking = true;
+    let claimed = 0;
+    try {
+      const room = this.opts.maxInFlight - this.inFlight;
+      if (room > 0) {
+        const batch = await this.store.claim(this.knex, this.opts.instanceId, Math.min(room, this.opts.batchSize), this.opts.leaseMs);
+        claimed = batch.length;
+        for (const m of batch) void this.process(m);
+      }
+    } catch (err) {
+      this.logger.error({ err }, 'claiming messages failed');
+    } finally {
+      this.ticking = false;
+    }
+    if (this.running) this.schedule(claimed > 0 && this.inFlight < this.opts.maxInFlight ? 0 : this.opts.pollMs);
+  }
+
+  private async process(m: ClaimedMessage): Promise<void> {
+    this.inFlight++;
+    try {
+      const outcome = await this.submit(m);
+      await this.outcomes.submit(outcome);
+    } catch (err) {
+      // The lease expires and another pass retries the message; nothing is lost.
+      this.logger.error({ err, messageId: m.id }, 'recording a submission outcome failed');
+    } finally {
+      this.inFlight--;
+      if (this.inFlight === 0 && this.idle) this.idle();
+      if (this.running && this.inFlight < this.opts.maxInFlight) this.wake();
+    }
+  }
+
+  private async submit(m: ClaimedMessage): Promise<Outcome> {
+    const at = () => new Date().toISOString();
+    const policy = await this.access.policy(m.trunk_id);
+    if (!policy) return { kind: 'failed', message: m, codeId: CODE.INTERNAL, detail: 'trunk deleted before submission', at: at() };
+    if (policy.blocked) return { kind: 'failed', message: m, codeId: CODE.TRUNK_BLOCKED, detail: 'SMS trunk is blocked', at: at() };
+    const carrier = this.router.route(m.destination);
+    if (!carrier) return { kind: 'failed', message: m, codeId: CODE.NO_ROUTES, detail: `no route for ${m.destination}`, at: at() };
+    try {
+      const result = await carrier.submit({ messageId: m.id, source: m.source, destination: m.destination, content: m.content });
+      return { kind: 'submitted', message: m, connector: carrier.name, carrierMessageIds: result.carrierMessageIds, at: at() };
+    } catch (err) {
+      const e = err instanceof CarrierError ? err : new CarrierError(String((err as Error)?.message ?? err), true, CODE.INTERNAL);
+      if (!e.retryable) return { kind: 'failed', message: m, codeId: e.codeId ?? CODE.ROUTING_FAILED, detail: e.message, at: at() };
+      const age = Date.now() - Date.parse(m.created_at);
+      if (age > this.opts.retryWindowMs) return { kind: 'failed', message: m, codeId: CODE.TTL_EXCEEDED, detail: `gave up after ${m.submit_attempts + 1} attempts: ${e.message}`, at: at() };
+      const delayMs = Math.min(30_000, 500 * 2 ** Math.min(m.submit_attempts, 6));
+      return { kind: 'retry', message: m, nextAttemptAt: new Date(Date.now() + delayMs).toISOString(), detail: e.message };
+    }
+  }
+}

@@ -1,0 +1,151 @@
+import crypto from 'node:crypto';
+import express, { NextFunction, Request, Response, Router } from 'express';
+import { Knex } from 'knex';
+import { isUniqueViolation } from '../db/database';
+import type { TransactionBatcher } from '../db/transaction-batcher';
+import { DomainError, notAuthenticated, rateLimited } from '../errors';
+import { JSONAPI_MEDIA_TYPE } from '../http/jsonapi';
+import type { CredentialService } from '../credentials/credential-service';
+import type { TrunkAccess, TrunkPolicy } from '../trunks/trunk-access';
+import { parseBasicAuth } from './basic-auth';
+import type { ClientIpResolver } from './client-ip';
+import type { AcceptItem, NewMessage } from './message-store';
+import type { MessageQueries } from './message-queries';
+import type { RateLimiter } from './rate-limiter';
+import { parseSubmission } from './submission';
+
+export interface SendDeps {
+  knex: Knex;
+  credentials: CredentialService;
+  access: TrunkAccess;
+  clientIp: ClientIpResolver;
+  rateLimiter: RateLimiter;
+  accept: TransactionBatcher<AcceptItem>;
+  queries: MessageQueries;
+  idempotencyWindowMs: number;
+}
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+
+const sendError = (status: number, code: string, title: string, detail: string, pointer?: string) =>
+  new DomainError(status === 403 ? 'forbidden' : status === 415 ? 'unsupported_media_type' : status === 422 ? 'unprocessable' : 'invalid_input', {
+    code,
+    title,
+    detail,
+    pointer,
+  });
+
+/**
+ * The DIDWW-compatible Outbound SMS API. Checks run in DIDWW's order, each with its own error:
+ * client IP and credentials (401), blocked trunk (403), content type (415), document (400),
+ * source not allowed (422), rate limit (429). A rejected request stores nothing.
+ */
+export function sendRoutes(deps: SendDeps): Router {
+  const r = Router();
+
+  const authenticate = async (req: Request, res: Response, next: NextFunction) => {
+    const basic = parseBasicAuth(req.get('authorization'));
+    if (!basic) throw notAuthenticated('UNAUTHORIZED', 'Send the trunk credentials with HTTP Basic authentication');
+    const entry = await deps.credentials.lookup(basic.username);
+    const policy = entry ? await deps.access.policy(entry.trunkId) : null;
+    if (!entry || !policy) throw notAuthenticated('UNAUTHORIZED', 'Invalid username or password');
+    if (!deps.access.isIpAllowed(policy, deps.clientIp.resolve(req))) {
+      throw notAuthenticated('IP_NOT_ALLOWED', 'This client IP address is not in the trunk\'s allowed IP addresses');
+    }
+    if (!deps.credentials.passwordMatches(entry, basic.password)) throw notAuthenticated('UNAUTHORIZED', 'Invalid username or password');
+    res.locals.trunk = policy;
+    next();
+  };
+
+  const notBlocked = (_req: Request, res: Response, next: NextFunction) => {
+    if ((res.locals.trunk as TrunkPolicy).blocked) throw sendError(403, 'TRUNK_BLOCKED', 'Forbidden', 'This SMS trunk is blocked');
+    next();
+  };
+
+  const jsonApiOnly = (req: Request, _res: Response, next: NextFunction) => {
+    const type = (req.get('content-type') ?? '').trim().toLowerCase();
+    if (type !== JSONAPI_MEDIA_TYPE) {
+      throw sendError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Unsupported Media Type', `Content-Type must be exactly ${JSONAPI_MEDIA_TYPE} (no parameters), got ${JSON.stringify(req.get('content-type') ?? '(none)')}`);
+    }
+    next();
+  };
+
+  const raw = express.raw({ type: () => true, limit: '512kb' });
+
+  const submit = (type: 'outbound_messages' | 'bulk_outbound_messages') => async (req: Request, res: Response) => {
+    const policy = res.locals.trunk as TrunkPolicy;
+    const rawBody = (req.body as Buffer | undefined) ?? Buffer.alloc(0);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(rawBody.toString('utf8'));
+    } catch {
+      throw sendError(400, 'INVALID_JSON', 'Bad Request', 'The body is not valid JSON', '');
+    }
+    const submission = parseSubmission(parsed, type);
+    if (!(await deps.access.isSourceAllowed(policy, submission.source))) {
+      throw sendError(422, 'SOURCE_NOT_ALLOWED', 'Unprocessable Entity', `source ${submission.source} is not allowed on this trunk (Source Address Settings)`, '/data/attributes/source');
+    }
+
+    const key = req.get('idempotency-key');
+    let hash: string | undefined;
+    if (key !== undefined) {
+      if (!IDEMPOTENCY_KEY.test(key)) throw sendError(400, 'INVALID_IDEMPOTENCY_KEY', 'Bad Request', 'Idempotency-Key must be 1 to 255 visible ASCII characters');
+      hash = crypto.createHash('sha256').update(type).update('\0').update(rawBody).digest('hex');
+      const replay = await deps.queries.idempotentResponse(policy.trunkId, key, hash, deps.idempotencyWindowMs);
+      if (replay) return reply(res, replay.status, replay.body, true);
+    }
+
+    const retryAfter = deps.rateLimiter.take(policy.trunkId, policy.rateLimitPerSecond, submission.destinations.length);
+    if (retryAfter > 0) throw rateLimited('RATE_LIMITED', `This trunk allows ${policy.rateLimitPerSecond} messages per second; retry after ${retryAfter} s`, retryAfter);
+
+    const now = new Date().toISOString();
+    const messages: NewMessage[] = submission.destinations.map((destination) => ({
+      id: crypto.randomUUID(),
+      trunk_id: policy.trunkId,
+      source: submission.source,
+      destination,
+      content: submission.content,
+      encoding: submission.analysis.encoding,
+      segments: submission.analysis.segments,
+      created_at: now,
+    }));
+    const body =
+      type === 'outbound_messages'
+        ? { data: { id: messages[0]!.id, type, attributes: { encoding: submission.analysis.encoding, segments: submission.analysis.segments } } }
+        : {
+            data: {
+              id: crypto.randomUUID(),
+              type,
+              attributes: { message_ids: messages.map((m) => m.id), encoding: submission.analysis.encoding, segments: submission.analysis.segments },
+              relationships: { outbound_messages: { data: messages.map((m) => ({ type: 'outbound_messages', id: m.id })) } },
+            },
+          };
+    const text = JSON.stringify(body);
+    try {
+      await deps.accept.submit({ messages, idempotency: key && hash ? { trunkId: policy.trunkId, key, hash, status: 201, body: text } : undefined });
+    } catch (err) {
+      // Another request with the same key committed first (here or on another instance): answer as it did.
+      if (key && hash && isUniqueViolation(err)) {
+        const replay = await deps.queries.idempotentResponse(policy.trunkId, key, hash, deps.idempotencyWindowMs);
+        if (replay) return reply(res, replay.status, replay.body, true);
+      }
+      throw err;
+    }
+    reply(res, 201, text, false);
+  };
+
+  r.post('/outbound_messages', authenticate, notBlocked, jsonApiOnly, raw, submit('outbound_messages'));
+  r.post('/bulk_outbound_messages', authenticate, notBlocked, jsonApiOnly, raw, submit('bulk_outbound_messages'));
+
+  r.get('/outbound_messages/:id', authenticate, async (req, res) => {
+    const view = await deps.queries.messageView(req.params.id as string, (res.locals.trunk as TrunkPolicy).trunkId);
+    reply(res, 200, JSON.stringify({ data: view }), false);
+  });
+
+  return r;
+}
+
+function reply(res: Response, status: number, body: string, replayed: boolean): void {
+  if (replayed) res.setHeader('Idempotent-Replayed', 'true');
+  res.status(status).type(JSONAPI_MEDIA_TYPE).send(body);
+}
