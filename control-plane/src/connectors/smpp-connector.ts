@@ -1,0 +1,586 @@
+import * as smpp from 'smpp';
+import { buildUdh, splitForSmpp } from '../sending/encoding';
+import {
+  CARRIER_CODE_INTERNAL,
+  CARRIER_CODE_ROUTING_FAILED,
+  Carrier,
+  CarrierError,
+  ConnectorLogger,
+  DeliveryReceipt,
+  OutboundSubmission,
+  ReceiptHandler,
+  SubmitResult,
+} from './carrier';
+import { buildReceipt, parseReceiptFields, receiptStatusFromMessageState, receiptStatusFromStat } from './smpp-receipt';
+import { TokenBucket } from './token-bucket';
+
+export { parseReceiptText } from './smpp-receipt';
+
+export interface SmppCarrierOptions {
+  /** @default `smpp:<host>:<port>` */
+  readonly name?: string;
+  readonly host: string;
+  readonly port: number;
+  readonly systemId: string;
+  readonly password: string;
+  /** @default '' */
+  readonly systemType?: string;
+  /** Submit PDUs sent and not yet answered. @default 10 */
+  readonly windowSize?: number;
+  /** Throughput cap for this connection (submit_sm per second, every part counts). @default 100 */
+  readonly maxSubmitsPerSecond?: number;
+  /** @default 30000 */
+  readonly enquireLinkIntervalMs?: number;
+  /** First reconnect delay; doubles per failed attempt. @default 500 */
+  readonly reconnectInitialDelayMs?: number;
+  /** @default 30000 */
+  readonly reconnectMaxDelayMs?: number;
+  /** From submit() to the last part's submit_sm_resp, queueing included. @default 10000 */
+  readonly submitTimeoutMs?: number;
+  /** From TCP connect to bind_transceiver_resp. @default 10000 */
+  readonly bindTimeoutMs?: number;
+  readonly logger?: ConnectorLogger;
+}
+
+export interface SmppCarrierStats {
+  /** submit_sm PDUs written (each part of a long message counts). */
+  submitted: number;
+  /** submit_sm_resp with status 0. */
+  acked: number;
+  /** Parts that failed: error status, timeout, or connection lost before the response. */
+  failed: number;
+  /** Delivery receipts received, redeliveries included. */
+  receipts: number;
+  /** Connection attempts after the first one. */
+  reconnects: number;
+}
+
+const ESME_ROK = 0x00;
+const ESME_RINVBNDSTS = 0x04;
+const ESME_RSYSERR = 0x08;
+const ESME_RINVDSTADR = 0x0b;
+const ESME_RINVPASWD = 0x0e;
+const ESME_RINVSYSID = 0x0f;
+const ESME_RMSGQFUL = 0x14;
+const ESME_RSUBMITFAIL = 0x45;
+const ESME_RINVDSTTON = 0x50;
+const ESME_RINVDSTNPI = 0x51;
+const ESME_RINVSYSTYP = 0x53;
+const ESME_RTHROTTLED = 0x58;
+const ESME_RX_T_APPN = 0x64;
+const ESME_RDELIVERYFAILURE = 0xfe;
+
+const ESM_CLASS_UDHI = 0x40;
+const ESM_CLASS_TYPE_MASK = 0x3c;
+const ESM_CLASS_DELIVERY_RECEIPT = 0x04;
+const ESM_CLASS_INTERMEDIATE_NOTIFICATION = 0x20;
+
+/** Statuses after which the same submit may succeed later. ESME_RINVBNDSTS means the SMSC lost our bind. */
+const RETRYABLE_SUBMIT_STATUSES = new Set([ESME_RTHROTTLED, ESME_RMSGQFUL, ESME_RX_T_APPN, ESME_RSYSERR, ESME_RINVBNDSTS]);
+/** Statuses that mean "this destination cannot be reached through this carrier". */
+const ROUTING_SUBMIT_STATUSES = new Set([ESME_RINVDSTADR, ESME_RINVDSTTON, ESME_RINVDSTNPI, ESME_RSUBMITFAIL, ESME_RDELIVERYFAILURE]);
+/** Bind rejections that retrying cannot fix; retrying them may also get the account locked. */
+const CREDENTIAL_BIND_STATUSES = new Set([ESME_RINVPASWD, ESME_RINVSYSID, ESME_RINVSYSTYP]);
+
+const STATUS_NAMES: Record<number, string> = Object.fromEntries(Object.entries(smpp.errors).map(([name, code]) => [code, name]));
+
+export const commandStatusName = (status: number): string =>
+  `${STATUS_NAMES[status] ?? 'unknown status'} (0x${status.toString(16).padStart(8, '0')})`;
+
+export function carrierErrorForSubmitStatus(status: number): CarrierError {
+  const name = commandStatusName(status);
+  if (RETRYABLE_SUBMIT_STATUSES.has(status)) {
+    return new CarrierError(`SMSC refused submit_sm for now: ${name}`, true, CARRIER_CODE_INTERNAL, status);
+  }
+  const codeId = ROUTING_SUBMIT_STATUSES.has(status) ? CARRIER_CODE_ROUTING_FAILED : CARRIER_CODE_INTERNAL;
+  return new CarrierError(`SMSC rejected submit_sm: ${name}`, false, codeId, status);
+}
+
+/** Digits (with or without '+') go out as international E.164; anything else as an alphanumeric sender. */
+function address(value: string): { ton: number; npi: number; addr: string } {
+  const digits = value.startsWith('+') ? value.slice(1) : value;
+  if (/^\d+$/.test(digits)) return { ton: 1, npi: 1, addr: digits };
+  return { ton: 5, npi: 0, addr: value };
+}
+
+interface MessageJob {
+  readonly parts: PartJob[];
+  readonly ids: string[];
+  remaining: number;
+  settled: boolean;
+  timer?: NodeJS.Timeout;
+  resolve(result: SubmitResult): void;
+  reject(error: CarrierError): void;
+}
+
+interface PartJob {
+  readonly job: MessageJob;
+  readonly index: number;
+  readonly params: smpp.PduFields;
+  state: 'queued' | 'sent' | 'done';
+  sequence?: number;
+  /** Resolves however the part ends; receipts that overtake a response wait on it. */
+  readonly done: Promise<void>;
+  markDone(): void;
+}
+
+type State = 'idle' | 'connecting' | 'bound' | 'stopped';
+
+/**
+ * An ESME over one transceiver bind, using the `smpp` package as the PDU codec and socket.
+ *
+ * Delivery guarantee: at least once. A part whose submit_sm was written but whose submit_sm_resp
+ * never came (connection lost, timeout) rejects with a retryable CarrierError; the SMSC may
+ * nonetheless have accepted it, so the platform's retry can deliver that message twice. That
+ * is the accepted trade-off: SMPP has no idempotency key to make the retry safe.
+ */
+export class SmppCarrier implements Carrier {
+  readonly name: string;
+  readonly stats: SmppCarrierStats = { submitted: 0, acked: 0, failed: 0, receipts: 0, reconnects: 0 };
+
+  private readonly windowSize: number;
+  private readonly enquireLinkIntervalMs: number;
+  private readonly reconnectInitialDelayMs: number;
+  private readonly reconnectMaxDelayMs: number;
+  private readonly submitTimeoutMs: number;
+  private readonly bindTimeoutMs: number;
+  private readonly bucket: TokenBucket;
+  private readonly log?: ConnectorLogger;
+
+  private state: State = 'idle';
+  private session?: smpp.Session;
+  private handler?: ReceiptHandler;
+  private readonly queue: PartJob[] = [];
+  private readonly inflight = new Map<number, PartJob>();
+  private readonly dispatches = new Set<Promise<void>>();
+  private attempt = 0;
+  private connections = 0;
+  private concatRef = Math.floor(Math.random() * 256);
+  private reconnectTimer?: NodeJS.Timeout;
+  private bindTimer?: NodeJS.Timeout;
+  private enquireTimer?: NodeJS.Timeout;
+  private pumpTimer?: NodeJS.Timeout;
+  private enquirePending = false;
+  private startWaiter?: { resolve(): void; reject(e: Error): void };
+
+  constructor(private readonly options: SmppCarrierOptions) {
+    this.name = options.name ?? `smpp:${options.host}:${options.port}`;
+    this.windowSize = options.windowSize ?? 10;
+    this.enquireLinkIntervalMs = options.enquireLinkIntervalMs ?? 30_000;
+    this.reconnectInitialDelayMs = options.reconnectInitialDelayMs ?? 500;
+    this.reconnectMaxDelayMs = options.reconnectMaxDelayMs ?? 30_000;
+    this.submitTimeoutMs = options.submitTimeoutMs ?? 10_000;
+    this.bindTimeoutMs = options.bindTimeoutMs ?? 10_000;
+    const rate = options.maxSubmitsPerSecond ?? 100;
+    const problems: string[] = [];
+    if (!Number.isInteger(this.windowSize) || this.windowSize < 1) problems.push(`windowSize must be an integer >= 1, got ${this.windowSize}`);
+    if (!(rate > 0)) problems.push(`maxSubmitsPerSecond must be > 0, got ${rate}`);
+    if (!(this.enquireLinkIntervalMs > 0)) problems.push(`enquireLinkIntervalMs must be > 0, got ${this.enquireLinkIntervalMs}`);
+    if (!(this.reconnectInitialDelayMs > 0) || this.reconnectMaxDelayMs < this.reconnectInitialDelayMs) {
+      problems.push(`reconnect delays must satisfy 0 < initial <= max, got ${this.reconnectInitialDelayMs} and ${this.reconnectMaxDelayMs}`);
+    }
+    if (problems.length > 0) throw new RangeError(`Invalid SMPP carrier options for ${this.name}: ${problems.join('; ')}`);
+    // A burst of a tenth of a second: SMSCs usually count per second, and a full second's burst on
+    // top of a steady rate would double the count in that second.
+    this.bucket = new TokenBucket(rate, Math.max(1, Math.floor(rate / 10)));
+    this.log = options.logger;
+  }
+
+  get connected(): boolean {
+    return this.state === 'bound';
+  }
+
+  /**
+   * Connects and binds. Resolves once bound. Rejects, without retrying, when the SMSC refuses the
+   * credentials (wrong password, system_id or system_type): that needs a configuration change,
+   * and repeated bad binds can lock the account. While the SMSC is unreachable it keeps
+   * retrying with backoff and the promise stays pending; stop() rejects it.
+   */
+  start(): Promise<void> {
+    if (this.state !== 'idle') return Promise.reject(new Error(`${this.name}: start() called twice`));
+    return new Promise<void>((resolve, reject) => {
+      this.startWaiter = { resolve, reject };
+      this.connect();
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.state === 'stopped') return;
+    const session = this.session;
+    const wasBound = this.state === 'bound';
+    this.state = 'stopped';
+    for (const t of [this.reconnectTimer, this.bindTimer, this.enquireTimer, this.pumpTimer]) clearTimeout(t);
+    clearInterval(this.enquireTimer);
+    this.startWaiter?.reject(new CarrierError(`${this.name}: stopped before the bind completed`, true, CARRIER_CODE_INTERNAL));
+    this.startWaiter = undefined;
+    for (const part of [...this.queue]) {
+      this.failJob(part.job, new CarrierError(`${this.name}: connector stopped before the message was sent`, true, CARRIER_CODE_INTERNAL));
+    }
+    // Let receipt handlers that are running finish, so their deliver_sm_resp goes out before the unbind.
+    await Promise.race([Promise.allSettled([...this.dispatches]), delay(2000)]);
+    if (!session) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => session.destroy(), 1000);
+      session.socket.once('close', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      if (session.socket.destroyed) {
+        clearTimeout(timer);
+        resolve();
+        return;
+      }
+      // Destroy rather than end() once answered: some SMSCs (Net::SMPP's example among them) never
+      // close their side, and a half-closed socket would hold stop() until the timer fires.
+      if (!wasBound || !session.unbind(() => session.destroy())) session.destroy();
+    });
+    this.failInflight('connector stopped');
+  }
+
+  onReceipt(handler: ReceiptHandler): void {
+    this.handler = handler;
+  }
+
+  submit(msg: OutboundSubmission): Promise<SubmitResult> {
+    if (this.state === 'stopped') {
+      return Promise.reject(new CarrierError(`${this.name}: connector is stopped`, true, CARRIER_CODE_INTERNAL));
+    }
+    const split = splitForSmpp(msg.content);
+    const source = address(msg.source);
+    const destination = address(msg.destination);
+    const multipart = split.parts.length > 1;
+    const ref = multipart ? this.nextConcatRef() : 0;
+
+    return new Promise<SubmitResult>((resolve, reject) => {
+      const job: MessageJob = { parts: [], ids: [], remaining: split.parts.length, settled: false, resolve, reject };
+      split.parts.forEach((payload, index) => {
+        const params: smpp.PduFields = {
+          source_addr_ton: source.ton,
+          source_addr_npi: source.npi,
+          source_addr: source.addr,
+          dest_addr_ton: destination.ton,
+          dest_addr_npi: destination.npi,
+          destination_addr: destination.addr,
+          esm_class: multipart ? ESM_CLASS_UDHI : 0,
+          registered_delivery: 1,
+          data_coding: split.dataCoding,
+          // A Buffer goes out byte for byte; a string would be re-encoded by the library.
+          short_message: multipart ? Buffer.concat([buildUdh(ref, split.parts.length, index + 1), payload]) : payload,
+        };
+        let markDone!: () => void;
+        const done = new Promise<void>((r) => (markDone = r));
+        const part: PartJob = { job, index, params, state: 'queued', done, markDone };
+        job.parts.push(part);
+        this.queue.push(part);
+      });
+      job.timer = setTimeout(() => {
+        const sent = job.parts.some((p) => p.state !== 'queued');
+        // Give up on the responses too: a silent SMSC must not hold the window forever. A late
+        // response for these sequence numbers is then ignored.
+        for (const part of job.parts) {
+          if (part.state === 'sent' && part.sequence !== undefined) {
+            this.inflight.delete(part.sequence);
+            this.stats.failed++;
+            this.finishPart(part);
+          }
+        }
+        this.failJob(
+          job,
+          new CarrierError(
+            sent
+              ? `${this.name}: no submit_sm_resp within ${this.submitTimeoutMs} ms; the SMSC may still have accepted the message`
+              : `${this.name}: not sent within ${this.submitTimeoutMs} ms (${this.connected ? 'window full or throughput cap' : 'not bound to the SMSC'})`,
+            true,
+            CARRIER_CODE_INTERNAL,
+          ),
+        );
+      }, this.submitTimeoutMs);
+      this.pump();
+    });
+  }
+
+  private nextConcatRef(): number {
+    this.concatRef = (this.concatRef + 1) % 256;
+    return this.concatRef;
+  }
+
+  private connect(): void {
+    if (this.state === 'stopped') return;
+    this.state = 'connecting';
+    if (this.connections++ > 0) this.stats.reconnects++;
+    const session = smpp.connect({ host: this.options.host, port: this.options.port });
+    this.session = session;
+    session.on('error', (err) => {
+      this.log?.warn({ carrier: this.name, err: err.message }, 'SMPP connection error');
+      // The library stops reading after a PDU decode error and leaves the session wedged.
+      session.destroy();
+    });
+    session.on('close', () => this.onClose(session));
+    session.on('connect', () => {
+      this.bindTimer = setTimeout(() => {
+        this.log?.warn({ carrier: this.name }, `no bind_transceiver_resp within ${this.bindTimeoutMs} ms`);
+        session.destroy();
+      }, this.bindTimeoutMs);
+      session.bind_transceiver(
+        { system_id: this.options.systemId, password: this.options.password, system_type: this.options.systemType ?? '' },
+        (pdu) => this.onBindResp(session, pdu),
+      );
+    });
+    session.on('pdu', (pdu) => this.onPdu(session, pdu));
+  }
+
+  private onBindResp(session: smpp.Session, pdu: smpp.PDU): void {
+    clearTimeout(this.bindTimer);
+    if (session !== this.session || this.state !== 'connecting') return;
+    if (pdu.command_status !== ESME_ROK) {
+      const status = pdu.command_status;
+      const message = `${this.name}: bind_transceiver as '${this.options.systemId}' refused with ${commandStatusName(status)}`;
+      if (CREDENTIAL_BIND_STATUSES.has(status) && this.startWaiter) {
+        // First bind: a configuration error. Give up and say so instead of hammering the SMSC.
+        this.state = 'stopped';
+        this.startWaiter.reject(new CarrierError(`${message}; check systemId, password and systemType`, false, CARRIER_CODE_INTERNAL, status));
+        this.startWaiter = undefined;
+      } else {
+        this.log?.error({ carrier: this.name, commandStatus: status }, `${message}; retrying`);
+      }
+      session.destroy();
+      return;
+    }
+    this.state = 'bound';
+    this.attempt = 0;
+    this.log?.info({ carrier: this.name, smsc: pdu.system_id }, 'SMPP bound (transceiver)');
+    this.startWaiter?.resolve();
+    this.startWaiter = undefined;
+    this.enquirePending = false;
+    this.enquireTimer = setInterval(() => this.enquireLink(session), this.enquireLinkIntervalMs);
+    this.pump();
+  }
+
+  private enquireLink(session: smpp.Session): void {
+    if (this.enquirePending) {
+      this.log?.warn({ carrier: this.name }, `no enquire_link_resp within ${this.enquireLinkIntervalMs} ms; reconnecting`);
+      session.destroy();
+      return;
+    }
+    this.enquirePending = session.enquire_link(() => (this.enquirePending = false));
+  }
+
+  private onClose(session: smpp.Session): void {
+    if (session !== this.session) return;
+    this.session = undefined;
+    clearTimeout(this.bindTimer);
+    clearInterval(this.enquireTimer);
+    clearTimeout(this.pumpTimer);
+    this.failInflight('connection to the SMSC closed');
+    if (this.state === 'stopped') return;
+    this.state = 'connecting';
+    const base = Math.min(this.reconnectMaxDelayMs, this.reconnectInitialDelayMs * 2 ** this.attempt);
+    this.attempt = Math.min(this.attempt + 1, 30);
+    // Jitter keeps many connectors from reconnecting in lockstep after an SMSC restart.
+    const wait = Math.round(base * (0.75 + Math.random() * 0.25));
+    this.log?.info({ carrier: this.name, delayMs: wait }, 'SMPP connection closed; reconnecting');
+    this.reconnectTimer = setTimeout(() => this.connect(), wait);
+  }
+
+  /** Parts written to a connection that is gone: their fate at the SMSC is unknown. */
+  private failInflight(reason: string): void {
+    const parts = [...this.inflight.values()];
+    this.inflight.clear();
+    for (const part of parts) {
+      this.finishPart(part);
+      this.stats.failed++;
+      this.failJob(
+        part.job,
+        new CarrierError(
+          `${this.name}: ${reason} before submit_sm_resp; the SMSC may have accepted the message, so a retry can deliver it twice`,
+          true,
+          CARRIER_CODE_INTERNAL,
+        ),
+      );
+    }
+  }
+
+  private pump(): void {
+    clearTimeout(this.pumpTimer);
+    this.pumpTimer = undefined;
+    const session = this.session;
+    if (this.state !== 'bound' || !session) return;
+    while (this.queue.length > 0 && this.inflight.size < this.windowSize) {
+      if (!this.bucket.tryTake()) {
+        this.pumpTimer = setTimeout(() => this.pump(), this.bucket.msUntilNext());
+        return;
+      }
+      const part = this.queue.shift()!;
+      const pdu = new smpp.PDU('submit_sm', part.params);
+      if (!session.send(pdu)) {
+        // Socket no longer writable: the close handler reconnects and the part goes out then.
+        this.queue.unshift(part);
+        return;
+      }
+      part.state = 'sent';
+      part.sequence = pdu.sequence_number;
+      this.inflight.set(pdu.sequence_number, part);
+      this.stats.submitted++;
+    }
+  }
+
+  private onPdu(session: smpp.Session, pdu: smpp.PDU): void {
+    if (session !== this.session) return;
+    switch (pdu.command) {
+      case 'submit_sm_resp':
+        this.onSubmitResp(pdu.sequence_number, pdu.command_status, pdu.message_id);
+        break;
+      case 'generic_nack':
+        if (this.inflight.has(pdu.sequence_number)) this.onSubmitResp(pdu.sequence_number, pdu.command_status || ESME_RSYSERR);
+        break;
+      case 'deliver_sm':
+        this.onDeliverSm(session, pdu);
+        break;
+      case 'enquire_link':
+        session.send(pdu.response());
+        break;
+      case 'unbind':
+        this.log?.info({ carrier: this.name }, 'SMSC unbound us; reconnecting');
+        session.send(pdu.response(), () => session.destroy());
+        break;
+      default:
+        break;
+    }
+  }
+
+  private onSubmitResp(sequence: number, status: number, messageId?: string): void {
+    const part = this.inflight.get(sequence);
+    if (!part) {
+      this.log?.debug({ carrier: this.name, sequence }, 'submit_sm_resp for no pending part (late after timeout)');
+      return;
+    }
+    this.inflight.delete(sequence);
+    this.finishPart(part);
+    const job = part.job;
+    if (status === ESME_ROK && messageId) {
+      this.stats.acked++;
+      job.ids[part.index] = messageId;
+      if (--job.remaining === 0 && !job.settled) {
+        job.settled = true;
+        clearTimeout(job.timer);
+        job.resolve({ carrierMessageIds: job.ids });
+      }
+    } else {
+      this.stats.failed++;
+      // A no-op when a sibling part already failed the message.
+      this.failJob(
+        job,
+        status === ESME_ROK
+          ? new CarrierError(`${this.name}: submit_sm_resp without message_id`, false, CARRIER_CODE_INTERNAL, status)
+          : carrierErrorForSubmitStatus(status),
+      );
+    }
+    this.pump();
+  }
+
+  private finishPart(part: PartJob): void {
+    part.state = 'done';
+    part.markDone();
+  }
+
+  /** Rejects the message and drops its parts that were not sent yet: half a long message is of no use. */
+  private failJob(job: MessageJob, error: CarrierError): void {
+    if (job.settled) return;
+    job.settled = true;
+    clearTimeout(job.timer);
+    for (const part of job.parts) {
+      if (part.state === 'queued') {
+        const i = this.queue.indexOf(part);
+        if (i >= 0) this.queue.splice(i, 1);
+        this.finishPart(part);
+      }
+      // Parts already sent keep their window slot until their response or the connection's end:
+      // the SMSC counts them as outstanding too.
+    }
+    job.reject(error);
+    this.pump();
+  }
+
+  private onDeliverSm(session: smpp.Session, pdu: smpp.PDU): void {
+    const type = (pdu.esm_class ?? 0) & ESM_CLASS_TYPE_MASK;
+    if (type !== ESM_CLASS_DELIVERY_RECEIPT && type !== ESM_CLASS_INTERMEDIATE_NOTIFICATION) {
+      this.log?.info({ carrier: this.name, source: pdu.source_addr, esmClass: pdu.esm_class }, 'ignoring mobile-originated deliver_sm');
+      session.send(pdu.response());
+      return;
+    }
+    const receipt = receiptFromDeliverSm(pdu);
+    if (!receipt) {
+      // Nacking would make the SMSC redeliver it forever; log it for a human instead.
+      this.log?.warn({ carrier: this.name, pdu: describeDeliverSm(pdu) }, 'acknowledging a delivery receipt that could not be parsed');
+      session.send(pdu.response());
+      return;
+    }
+    this.stats.receipts++;
+    // A receipt can overtake the submit_sm_resp of its own message (the SMSC writes it first, or
+    // both arrive in one read). Hand it over only after the responses outstanding now are
+    // handled, so the caller of submit() has usually recorded the ids by then.
+    const overtaken = [...this.inflight.values()].map((p) => p.done);
+    const dispatch = this.dispatchReceipt(session, pdu, receipt, overtaken);
+    this.dispatches.add(dispatch);
+    void dispatch.finally(() => this.dispatches.delete(dispatch));
+  }
+
+  private async dispatchReceipt(session: smpp.Session, pdu: smpp.PDU, receipt: DeliveryReceipt, overtaken: Promise<void>[]): Promise<void> {
+    await Promise.all(overtaken);
+    await new Promise<void>((r) => setImmediate(r));
+    let status = ESME_ROK;
+    try {
+      if (!this.handler) throw new Error('no receipt handler registered');
+      await this.handler(receipt);
+    } catch (err) {
+      status = ESME_RX_T_APPN;
+      this.log?.warn(
+        { carrier: this.name, carrierMessageId: receipt.carrierMessageId, err: err instanceof Error ? err.message : String(err) },
+        'receipt not recorded; asking the SMSC to redeliver it',
+      );
+    }
+    // On a closed connection there is nobody to answer; the SMSC redelivers on the next bind.
+    if (!session.socket.destroyed) session.send(pdu.response({ command_status: status }));
+  }
+}
+
+/**
+ * The text of a short_message or message_payload as the SMSC sent it. smpp decodes data_coding 0
+ * and 1 as GSM 03.38, which turns ASCII '_' into '§' and '@' into '¡'; receipts are ASCII, so that
+ * decoding is undone (the mapping is one-to-one for bytes below 0x80).
+ */
+function messageText(value: smpp.PDU['short_message'], dataCoding: number): string {
+  if (value === undefined) return '';
+  const decoded = typeof value === 'string' || Buffer.isBuffer(value) ? value : value.message;
+  if (Buffer.isBuffer(decoded)) return decoded.toString('latin1');
+  const dc = dataCoding & 0x0f;
+  return dc === 0 || dc === 1 ? smpp.encodings.ASCII.encode(decoded).toString('latin1') : decoded;
+}
+
+/**
+ * Builds a receipt from a deliver_sm, preferring the TLVs receipted_message_id and message_state
+ * over the text when present (they are structured; the text format varies between SMSCs).
+ */
+export function receiptFromDeliverSm(pdu: smpp.PDU): DeliveryReceipt | undefined {
+  const text = deliverSmText(pdu);
+  const fields = parseReceiptFields(text);
+  const id = pdu.receipted_message_id || fields.id;
+  const status =
+    pdu.message_state !== undefined ? receiptStatusFromMessageState(pdu.message_state) : fields.stat ? receiptStatusFromStat(fields.stat) : undefined;
+  if (!id || !status) return undefined;
+  return buildReceipt(fields, id, status, text);
+}
+
+function describeDeliverSm(pdu: smpp.PDU): Record<string, unknown> {
+  return {
+    source: pdu.source_addr,
+    esmClass: pdu.esm_class,
+    dataCoding: pdu.data_coding,
+    text: deliverSmText(pdu),
+  };
+}
+
+const deliverSmText = (pdu: smpp.PDU): string =>
+  messageText(pdu.short_message, pdu.data_coding ?? 0) || messageText(pdu.message_payload, pdu.data_coding ?? 0);
+
+const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
