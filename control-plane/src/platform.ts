@@ -187,6 +187,8 @@ export async function startPlatform(config: Config, opts: PlatformOptions = {}):
       });
       await dispatcher.stop();
       for (const carrier of carriers.carriers.values()) await carrier.stop().catch(() => undefined);
+      await receipts.idle();
+      await accept.idle();
       await callbackWorker.stop();
       await db.close();
     },

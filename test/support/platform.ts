@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { Config, loadConfig } from '../../control-plane/src/config';
-import { Platform, startPlatform } from '../../control-plane/src/platform';
+import { Platform, PlatformOptions, startPlatform } from '../../control-plane/src/platform';
 import { REDACT_PATHS } from '../../control-plane/src/shared/logger';
 
 export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
@@ -31,7 +31,7 @@ export interface ApiResponse {
  * Starts the real control plane on 127.0.0.1 port 0 with a fresh SQLite file in a temporary folder
  * (or the database in TEST_DATABASE_URL, when the suite runs on PostgreSQL).
  */
-export async function startTestPlatform(env: Record<string, string> = {}): Promise<TestPlatform> {
+export async function startTestPlatform(env: Record<string, string> = {}, options: Omit<PlatformOptions, 'logger'> = {}): Promise<TestPlatform> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sms-out-test-'));
   const config: Config = loadConfig(
     {
@@ -53,8 +53,9 @@ export async function startTestPlatform(env: Record<string, string> = {}): Promi
     },
   });
   const logger = pino({ level: config.logLevel, redact: { paths: REDACT_PATHS, censor: '[REDACTED]' } }, sink);
-  const platform = await startPlatform(config, { logger });
-  const url = platform.url;
+  const platform = await startPlatform(config, { logger, ...options });
+  // A dual-stack listener reports [::]; clients reach it on ::1.
+  const url = platform.url.replace('://[::]:', '://[::1]:');
   const token = env.ADMIN_TOKEN ?? TEST_ADMIN_TOKEN;
   return {
     platform,

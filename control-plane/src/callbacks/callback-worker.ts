@@ -39,6 +39,7 @@ interface AttemptResult {
 export class CallbackWorker {
   private running = false;
   private ticking = false;
+  private currentTick: Promise<void> = Promise.resolve();
   private timer?: NodeJS.Timeout;
   private inFlight = 0;
   private readonly perEndpoint = new Map<string, number>();
@@ -69,8 +70,10 @@ export class CallbackWorker {
   async stop(): Promise<void> {
     this.running = false;
     if (this.timer) clearTimeout(this.timer);
+    await this.currentTick;
     this.waiting.length = 0;
     if (this.inFlight > 0) await new Promise<void>((resolve) => (this.idle = resolve));
+    await this.results.idle();
     this.httpAgent.destroy();
     this.httpsAgent.destroy();
   }
@@ -81,7 +84,9 @@ export class CallbackWorker {
 
   private schedule(ms: number): void {
     if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.tick(), ms);
+    this.timer = setTimeout(() => {
+      this.currentTick = this.tick();
+    }, ms);
   }
 
   private async tick(): Promise<void> {

@@ -15,6 +15,7 @@ interface Waiting<T, R> {
 export class TransactionBatcher<T, R = void> {
   private queue: Waiting<T, R>[] = [];
   private running = false;
+  private drainPromise: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly knex: Knex,
@@ -26,8 +27,13 @@ export class TransactionBatcher<T, R = void> {
   submit(item: T): Promise<R> {
     return new Promise<R>((resolve, reject) => {
       this.queue.push({ item, resolve, reject });
-      if (!this.running) void this.drain();
+      if (!this.running) this.drainPromise = this.drain();
     });
+  }
+
+  /** Resolves when everything submitted so far has been written (or has failed). */
+  async idle(): Promise<void> {
+    while (this.running) await this.drainPromise;
   }
 
   get pending(): number {

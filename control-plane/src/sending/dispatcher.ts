@@ -30,6 +30,7 @@ export class Dispatcher {
   private timer?: NodeJS.Timeout;
   private inFlight = 0;
   private ticking = false;
+  private currentTick: Promise<void> = Promise.resolve();
   private idle?: () => void;
 
   constructor(
@@ -50,7 +51,9 @@ export class Dispatcher {
   async stop(): Promise<void> {
     this.running = false;
     if (this.timer) clearTimeout(this.timer);
+    await this.currentTick;
     if (this.inFlight > 0) await new Promise<void>((resolve) => (this.idle = resolve));
+    await this.outcomes.idle();
   }
 
   /** Called after new messages commit, so they do not wait for the next poll. */
@@ -60,7 +63,9 @@ export class Dispatcher {
 
   private schedule(ms: number): void {
     if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.tick(), ms);
+    this.timer = setTimeout(() => {
+      this.currentTick = this.tick();
+    }, ms);
   }
 
   private async tick(): Promise<void> {

@@ -88,7 +88,7 @@ export class MessageStore {
     for (const o of outcomes) {
       const m = o.message;
       const events: CallbackEvent[] = [];
-      const policy = await this.access.policy(m.trunk_id);
+      const policy = await this.access.policy(m.trunk_id, trx);
       if (o.kind === 'retry') {
         await trx('messages')
           .where({ id: m.id, status: 'accepted' })
@@ -191,7 +191,7 @@ export class MessageStore {
       }
       const m = await trx('messages').where({ id: part.message_id }).first();
       await trx('message_events').insert({ message_id: m.id, type: 'final', status: final, detail: JSON.stringify({ parts_total: parts.length, parts_delivered: delivered, parts_failed: failed }), occurred_at: now });
-      const policy = await this.access.policy(m.trunk_id);
+      const policy = await this.access.policy(m.trunk_id, trx);
       if (policy?.callbackUrl && policy.dlrEvents) {
         results.push(
           await this.outbox.enqueue(trx, [

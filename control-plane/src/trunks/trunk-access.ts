@@ -40,12 +40,16 @@ export class TrunkAccess {
     });
   }
 
-  async policy(trunkId: string): Promise<TrunkPolicy | null> {
+  /**
+   * `db` must be given when called inside a transaction: with SQLite's single connection, a query
+   * outside the open transaction would wait for it forever.
+   */
+  async policy(trunkId: string, db: Knex | Knex.Transaction = this.knex): Promise<TrunkPolicy | null> {
     const now = Date.now();
     const hit = this.policies.get(trunkId);
     if (hit && now - hit.loadedAtMs <= this.ttlMs) return hit.policy;
     const generation = this.generation;
-    const policy = await this.load(trunkId);
+    const policy = await this.load(trunkId, db);
     // A change that landed while we were loading makes this result stale: do not cache it.
     if (generation === this.generation) this.policies.set(trunkId, { policy, loadedAtMs: now });
     return policy;
@@ -83,8 +87,8 @@ export class TrunkAccess {
     return dids;
   }
 
-  private async load(trunkId: string): Promise<TrunkPolicy | null> {
-    const row = await this.knex('sms_trunks').where({ id: trunkId }).first();
+  private async load(trunkId: string, db: Knex | Knex.Transaction): Promise<TrunkPolicy | null> {
+    const row = await db('sms_trunks').where({ id: trunkId }).first();
     if (!row) return null;
     const ranges = (JSON.parse(row.allowed_ips) as string[]).flatMap((c) => {
       const parsed = parseCidr(c);
@@ -93,11 +97,11 @@ export class TrunkAccess {
     const anyDid = Boolean(row.allow_any_did_as_source);
     const dids = new Set<string>();
     if (!anyDid) {
-      const direct = await this.knex('trunk_outgoing_dids')
+      const direct = await db('trunk_outgoing_dids')
         .join('did_capabilities', 'did_capabilities.did_number', 'trunk_outgoing_dids.did_number')
         .where({ trunk_id: trunkId, capability: 'sms_out' })
         .select('trunk_outgoing_dids.did_number as n');
-      const viaSets = await this.knex('trunk_outgoing_did_sets')
+      const viaSets = await db('trunk_outgoing_did_sets')
         .join('did_set_members', 'did_set_members.set_id', 'trunk_outgoing_did_sets.set_id')
         .join('did_capabilities', 'did_capabilities.did_number', 'did_set_members.did_number')
         .where({ trunk_id: trunkId, capability: 'sms_out' })
