@@ -320,6 +320,25 @@ const migrations: Migration[] = [
       await knex.schema.dropTable('idempotency_keys');
     },
   },
+  {
+    name: '0013_managed_by_code',
+    async up(knex) {
+      for (const table of ['sms_trunks', 'did_sets']) {
+        await knex.schema.alterTable(table, (t) => {
+          t.string('managed_by', 200).nullable();
+          t.string('managed_spec_hash', 128).nullable();
+        });
+      }
+    },
+    async down(knex) {
+      for (const table of ['sms_trunks', 'did_sets']) {
+        await knex.schema.alterTable(table, (t) => {
+          t.dropColumn('managed_by');
+          t.dropColumn('managed_spec_hash');
+        });
+      }
+    },
+  },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {

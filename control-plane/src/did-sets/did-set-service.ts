@@ -6,11 +6,13 @@ import { conflict, ErrorCollector, notFound, preconditionFailed } from '../error
 import { IncomingResource, readToMany, rejectUnknownAttributes, rejectUnknownRelationships } from '../http/jsonapi';
 import type { Actor, AuditLog } from '../audit/audit-log';
 import type { ChangeFeed } from '../shared/changes';
-import { checkName, MAX_SOURCE_DIDS } from '../trunks/trunk-validation';
+import { checkManagedBy, checkName, checkSpecHash, MAX_SOURCE_DIDS } from '../trunks/trunk-validation';
 
 export interface DidSetSpec {
   name: string;
   dids: string[];
+  managed_by: string | null;
+  managed_spec_hash: string | null;
 }
 
 export interface DidSet extends DidSetSpec {
@@ -22,13 +24,16 @@ export interface DidSet extends DidSetSpec {
 
 export function parseDidSetSpec(doc: IncomingResource, base?: DidSetSpec): DidSetSpec {
   const errors = new ErrorCollector();
-  rejectUnknownAttributes(doc.attributes, ['name'], ['did_count', 'version', 'created_at', 'updated_at'], errors);
+  rejectUnknownAttributes(doc.attributes, ['name', 'managed_by', 'managed_spec_hash'], ['did_count', 'version', 'created_at', 'updated_at'], errors);
   rejectUnknownRelationships(doc.relationships, ['dids'], errors);
   const name = doc.attributes.name === undefined && base ? base.name : checkName(doc.attributes.name, '/data/attributes/name', errors);
   const dids = readToMany(doc.relationships.dids, 'dids', 'dids', errors);
   if (dids && dids.length > MAX_SOURCE_DIDS) errors.add('SET_TOO_LARGE', `A set holds at most ${MAX_SOURCE_DIDS} DIDs`, '/data/relationships/dids');
+  const a = doc.attributes;
+  const managedBy = a.managed_by === undefined ? (base?.managed_by ?? null) : checkManagedBy(a.managed_by, '/data/attributes/managed_by', errors);
+  const hash = a.managed_spec_hash === undefined ? (base?.managed_spec_hash ?? null) : checkSpecHash(a.managed_spec_hash, '/data/attributes/managed_spec_hash', errors);
   errors.throwIfAny();
-  return { name: name!, dids: dids ? [...new Set(dids)] : (base?.dids ?? []) };
+  return { name: name!, dids: dids ? [...new Set(dids)] : (base?.dids ?? []), managed_by: managedBy!, managed_spec_hash: hash! };
 }
 
 export class DidSetService {
@@ -43,7 +48,16 @@ export class DidSetService {
     const members = await trx('did_set_members').whereIn('set_id', rows.map((r) => r.id)).orderBy(['set_id', 'position']);
     const byId = new Map<string, string[]>();
     for (const m of members) byId.set(m.set_id, [...(byId.get(m.set_id) ?? []), m.did_number]);
-    return rows.map((r) => ({ id: r.id, name: r.name, dids: byId.get(r.id) ?? [], version: Number(r.version), created_at: r.created_at, updated_at: r.updated_at }));
+    return rows.map((r) => ({
+      id: r.id,
+      name: r.name,
+      dids: byId.get(r.id) ?? [],
+      managed_by: r.managed_by ?? null,
+      managed_spec_hash: r.managed_spec_hash ?? null,
+      version: Number(r.version),
+      created_at: r.created_at,
+      updated_at: r.updated_at,
+    }));
   }
 
   async get(id: string, trx: Knex | Knex.Transaction = this.knex): Promise<DidSet> {
@@ -97,16 +111,18 @@ export class DidSetService {
     await this.checkMembers(trx, spec);
     const id = crypto.randomUUID();
     const now = nowIso();
-    await trx('did_sets').insert({ id, name: spec.name, version: 1, created_at: now, updated_at: now });
+    await trx('did_sets').insert({ id, name: spec.name, managed_by: spec.managed_by, managed_spec_hash: spec.managed_spec_hash, version: 1, created_at: now, updated_at: now });
     await this.writeMembers(trx, id, spec.dids);
     const set = await this.get(id, trx);
-    await this.audit.record(trx, actor, { action: 'did_set.create', resourceType: 'did_sets', resourceId: id, after: { name: set.name, dids: set.dids } });
+    await this.audit.record(trx, actor, { action: 'did_set.create', resourceType: 'did_sets', resourceId: id, after: specOfSet(set) });
     return set;
   }
 
   private async change(trx: Knex.Transaction, before: DidSet, spec: DidSetSpec, actor: Actor): Promise<DidSet> {
     await this.checkMembers(trx, spec, before.id);
-    const n = await trx('did_sets').where({ id: before.id, version: before.version }).update({ name: spec.name, version: before.version + 1, updated_at: nowIso() });
+    const n = await trx('did_sets')
+      .where({ id: before.id, version: before.version })
+      .update({ name: spec.name, managed_by: spec.managed_by, managed_spec_hash: spec.managed_spec_hash, version: before.version + 1, updated_at: nowIso() });
     if (n !== 1) throw preconditionFailed('VERSION_MISMATCH', `Set ${before.id} changed concurrently; retry`);
     await this.writeMembers(trx, before.id, spec.dids);
     const after = await this.get(before.id, trx);
@@ -114,8 +130,8 @@ export class DidSetService {
       action: 'did_set.update',
       resourceType: 'did_sets',
       resourceId: before.id,
-      before: { name: before.name, dids: before.dids },
-      after: { name: after.name, dids: after.dids },
+      before: specOfSet(before),
+      after: specOfSet(after),
     });
     return after;
   }
@@ -135,13 +151,14 @@ export class DidSetService {
     return set;
   }
 
-  async update(id: string, doc: IncomingResource, actor: Actor, ifMatch?: number): Promise<DidSet> {
+  async update(id: string, doc: IncomingResource, actor: Actor, ifMatch?: number, force = false): Promise<DidSet> {
     const set = await this.translate(() =>
       this.knex.transaction(async (trx) => {
         const before = await this.get(id, trx);
         if (ifMatch !== undefined && ifMatch !== before.version) throw preconditionFailed('VERSION_MISMATCH', `If-Match is "${ifMatch}" but set ${id} is at version "${before.version}"`);
-        const spec = parseDidSetSpec(doc, { name: before.name, dids: before.dids });
-        if (isDeepStrictEqual(spec, { name: before.name, dids: before.dids })) return before;
+        const spec = parseDidSetSpec(doc, specOfSet(before));
+        if (isDeepStrictEqual(spec, specOfSet(before))) return before;
+        assertSetNotManaged(before, force, 'edit');
         return this.change(trx, before, spec, actor);
       }),
     );
@@ -149,12 +166,13 @@ export class DidSetService {
     return set;
   }
 
-  async upsertByName(spec: DidSetSpec, actor: Actor): Promise<{ set: DidSet; created: boolean; changed: boolean }> {
+  async upsertByName(spec: DidSetSpec, actor: Actor, force = false): Promise<{ set: DidSet; created: boolean; changed: boolean }> {
     const result = await this.translate(() =>
       this.knex.transaction(async (trx) => {
         const existing = await this.findByName(spec.name, trx);
         if (!existing) return { set: await this.insert(trx, spec, actor), created: true, changed: true };
-        if (isDeepStrictEqual(spec, { name: existing.name, dids: existing.dids })) return { set: existing, created: false, changed: false };
+        if (isDeepStrictEqual(spec, specOfSet(existing))) return { set: existing, created: false, changed: false };
+        if (existing.managed_by !== spec.managed_by) assertSetNotManaged(existing, force, "apply another owner's spec to");
         return { set: await this.change(trx, existing, spec, actor), created: false, changed: true };
       }),
     );
@@ -162,22 +180,53 @@ export class DidSetService {
     return result;
   }
 
-  async delete(id: string, actor: Actor, ifMatch?: number): Promise<void> {
+  async delete(id: string, actor: Actor, ifMatch?: number, force = false): Promise<void> {
     await this.knex.transaction(async (trx) => {
       const before = await this.get(id, trx);
       if (ifMatch !== undefined && ifMatch !== before.version) throw preconditionFailed('VERSION_MISMATCH', `If-Match is "${ifMatch}" but set ${id} is at version "${before.version}"`);
-      const users = await trx('trunk_outgoing_did_sets').join('sms_trunks', 'sms_trunks.id', 'trunk_outgoing_did_sets.trunk_id').where('set_id', id).select('sms_trunks.id', 'sms_trunks.name');
-      if (users.length) {
-        throw conflict(
-          'DID_SET_IN_USE',
-          `Source-DID set "${before.name}" is used by trunk${users.length > 1 ? 's' : ''} ${users.map((u: any) => `"${u.name}"`).join(', ')}; remove it from them first`,
-          undefined,
-          { used_by: users.map((u: any) => ({ type: 'sms_trunks', id: u.id, name: u.name })) },
-        );
-      }
-      await trx('did_sets').where({ id }).delete();
-      await this.audit.record(trx, actor, { action: 'did_set.delete', resourceType: 'did_sets', resourceId: id, before: { name: before.name, dids: before.dids } });
+      assertSetNotManaged(before, force, 'delete');
+      await this.deleteRow(trx, before, actor);
     });
     this.changes.changed('did_sets', id);
   }
+
+  /** Reconciler destroy step: deletes the named set only while it still carries this spec hash. */
+  async deleteIfSpec(name: string, specHash: string, actor: Actor): Promise<{ deleted: boolean; reason?: 'not_found' | 'spec_changed' }> {
+    const result = await this.knex.transaction(async (trx) => {
+      const set = await this.findByName(name, trx);
+      if (!set) return { deleted: false, reason: 'not_found' as const };
+      if (set.managed_spec_hash !== specHash) return { deleted: false, reason: 'spec_changed' as const };
+      await this.deleteRow(trx, set, actor);
+      return { deleted: true };
+    });
+    if (result.deleted) this.changes.changed('did_sets');
+    return result;
+  }
+
+  private async deleteRow(trx: Knex.Transaction, before: DidSet, actor: Actor): Promise<void> {
+    const id = before.id;
+    const users = await trx('trunk_outgoing_did_sets').join('sms_trunks', 'sms_trunks.id', 'trunk_outgoing_did_sets.trunk_id').where('set_id', id).select('sms_trunks.id', 'sms_trunks.name');
+    if (users.length) {
+      throw conflict(
+        'DID_SET_IN_USE',
+        `Source-DID set "${before.name}" is used by trunk${users.length > 1 ? 's' : ''} ${users.map((u: any) => `"${u.name}"`).join(', ')}; remove it from them first`,
+        undefined,
+        { used_by: users.map((u: any) => ({ type: 'sms_trunks', id: u.id, name: u.name })) },
+      );
+    }
+    await trx('did_sets').where({ id }).delete();
+    await this.audit.record(trx, actor, { action: 'did_set.delete', resourceType: 'did_sets', resourceId: id, before: specOfSet(before) });
+  }
+}
+
+export const specOfSet = (s: DidSet): DidSetSpec => ({ name: s.name, dids: s.dids, managed_by: s.managed_by, managed_spec_hash: s.managed_spec_hash });
+
+function assertSetNotManaged(s: DidSet, force: boolean, verb: string): void {
+  if (s.managed_by === null || force) return;
+  throw conflict(
+    'DID_SET_MANAGED',
+    `Source-DID set "${s.name}" is managed by ${s.managed_by}: change it in that stack and deploy, or repeat with ?force=true to ${verb} it here anyway (the stack will report the drift)`,
+    undefined,
+    { managed_by: s.managed_by },
+  );
 }

@@ -1,6 +1,6 @@
 import { Request, Response, Router } from 'express';
 import { invalidInput } from '../errors';
-import { pageLinks, queryString, readPage, readResource, ResourceObject, short } from '../http/jsonapi';
+import { pageLinks, queryString, readBoolParam, readPage, readResource, ResourceObject, short } from '../http/jsonapi';
 import { send } from '../http/middleware';
 import { parseIfMatch, parseTrunkSpec, Trunk, TrunkService, UpsertKey } from './trunk-service';
 
@@ -17,6 +17,8 @@ export function trunkResource(t: Trunk, baseUrl: string): ResourceObject {
       blocked: t.blocked,
       external_reference_id: t.external_reference_id,
       rate_limit_per_second: t.rate_limit_per_second,
+      managed_by: t.managed_by,
+      managed_spec_hash: t.managed_spec_hash,
       username: t.username,
       version: t.version,
       created_at: t.created_at,
@@ -76,23 +78,31 @@ export function trunkRoutes(service: TrunkService, baseUrl: (req: Request) => st
     doc.attributes[attr] = value;
     const spec = parseTrunkSpec(doc);
     const key = keyOf(attr === 'name' ? spec.name : value);
-    const result = await service.upsert(key, spec, res.locals.actor);
+    const result = await service.upsert(key, spec, res.locals.actor, { force: readBoolParam(req, 'force') });
     reply(req, res, result.created ? 201 : 200, result.trunk, { changed: result.changed, created: result.created, version: result.trunk.version });
   };
   r.put('/by-name/:key', upsert((name) => ({ name }), 'name'));
   r.put('/by-external-reference/:key', upsert((ref) => ({ external_reference_id: ref }), 'external_reference_id'));
+
+  // Conditional delete for reconcilers: removes the trunk only while it still carries this spec hash.
+  r.delete('/by-external-reference/:key', async (req, res) => {
+    const hash = queryString(req, 'if_managed_spec_hash');
+    if (!hash) throw invalidInput('PARAMETER_INVALID', 'if_managed_spec_hash is required: the hash the deleting stack applied', undefined, { parameter: 'if_managed_spec_hash' });
+    const result = await service.deleteIfSpec({ external_reference_id: String(req.params.key) }, hash, res.locals.actor);
+    send(res, 200, { meta: result });
+  });
 
   r.get('/:id', async (req, res) => reply(req, res, 200, await service.get(req.params.id)));
 
   r.patch('/:id', async (req, res) => {
     const doc = readResource(req.body, 'sms_trunks');
     if (doc.id !== undefined && doc.id !== req.params.id) throw invalidInput('ID_MISMATCH', 'data.id must match the id in the URL', '/data/id');
-    const trunk = await service.update(req.params.id, doc, res.locals.actor, { ifMatch: parseIfMatch(req.get('If-Match')) });
+    const trunk = await service.update(req.params.id, doc, res.locals.actor, { ifMatch: parseIfMatch(req.get('If-Match')), force: readBoolParam(req, 'force') });
     reply(req, res, 200, trunk);
   });
 
   r.delete('/:id', async (req, res) => {
-    await service.delete(req.params.id, res.locals.actor, { ifMatch: parseIfMatch(req.get('If-Match')) });
+    await service.delete(req.params.id, res.locals.actor, { ifMatch: parseIfMatch(req.get('If-Match')), force: readBoolParam(req, 'force') });
     res.status(204).end();
   });
 

@@ -12,8 +12,10 @@ import {
   checkBoolean,
   checkCallbackUrl,
   checkExternalReference,
+  checkManagedBy,
   checkName,
   checkRateLimit,
+  checkSpecHash,
   MAX_SOURCE_DIDS,
   MAX_SOURCE_SETS,
 } from './trunk-validation';
@@ -29,6 +31,9 @@ export interface TrunkSpec {
   external_reference_id: string | null;
   /** Per-trunk submission limit; null = no limit. */
   rate_limit_per_second: number | null;
+  /** The stack that owns this trunk when it is declared as code; manual edits then need force. */
+  managed_by: string | null;
+  managed_spec_hash: string | null;
   outgoing_dids: string[];
   outgoing_did_sets: string[];
 }
@@ -41,7 +46,7 @@ export interface Trunk extends TrunkSpec {
   updated_at: string;
 }
 
-export const TRUNK_ATTRIBUTES = ['name', 'callback_url', 'allowed_ips', 'allow_any_did_as_source', 'dlr_events', 'blocked', 'external_reference_id', 'rate_limit_per_second'] as const;
+export const TRUNK_ATTRIBUTES = ['name', 'callback_url', 'allowed_ips', 'allow_any_did_as_source', 'dlr_events', 'blocked', 'external_reference_id', 'rate_limit_per_second', 'managed_by', 'managed_spec_hash'] as const;
 export const TRUNK_READ_ONLY = ['username', 'version', 'created_at', 'updated_at'] as const;
 export const TRUNK_RELATIONSHIPS = ['outgoing_dids', 'outgoing_did_sets'] as const;
 
@@ -53,6 +58,8 @@ export const SPEC_DEFAULTS: Omit<TrunkSpec, 'name'> = {
   blocked: false,
   external_reference_id: null,
   rate_limit_per_second: null,
+  managed_by: null,
+  managed_spec_hash: null,
   outgoing_dids: [],
   outgoing_did_sets: [],
 };
@@ -88,6 +95,8 @@ export function parseTrunkSpec(doc: IncomingResource, base?: TrunkSpec): TrunkSp
     a.external_reference_id === undefined ? from.external_reference_id : checkExternalReference(a.external_reference_id, p('external_reference_id'), errors);
   spec.rate_limit_per_second =
     a.rate_limit_per_second === undefined ? from.rate_limit_per_second : checkRateLimit(a.rate_limit_per_second, p('rate_limit_per_second'), errors);
+  spec.managed_by = a.managed_by === undefined ? from.managed_by : checkManagedBy(a.managed_by, p('managed_by'), errors);
+  spec.managed_spec_hash = a.managed_spec_hash === undefined ? from.managed_spec_hash : checkSpecHash(a.managed_spec_hash, p('managed_spec_hash'), errors);
   const dids = readToMany(doc.relationships.outgoing_dids, 'outgoing_dids', 'dids', errors);
   const sets = readToMany(doc.relationships.outgoing_did_sets, 'outgoing_did_sets', 'did_sets', errors);
   // Switching an existing trunk to "any DID" without naming lists clears the old lists.
@@ -163,6 +172,8 @@ export class TrunkService {
       blocked: Boolean(r.blocked),
       external_reference_id: r.external_reference_id ?? null,
       rate_limit_per_second: r.rate_limit_per_second === null || r.rate_limit_per_second === undefined ? null : Number(r.rate_limit_per_second),
+      managed_by: r.managed_by ?? null,
+      managed_spec_hash: r.managed_spec_hash ?? null,
       outgoing_dids: didMap.get(r.id) ?? [],
       outgoing_did_sets: setMap.get(r.id) ?? [],
       username: userMap.get(r.id) ?? '',
@@ -267,6 +278,8 @@ export class TrunkService {
       blocked: spec.blocked,
       external_reference_id: spec.external_reference_id,
       rate_limit_per_second: spec.rate_limit_per_second,
+      managed_by: spec.managed_by,
+      managed_spec_hash: spec.managed_spec_hash,
     };
   }
 
@@ -294,7 +307,7 @@ export class TrunkService {
     return trunk;
   }
 
-  private async change(trx: Knex.Transaction, before: Trunk, spec: TrunkSpec, actor: Actor): Promise<Trunk> {
+  private async change(trx: Knex.Transaction, before: Trunk, spec: TrunkSpec, actor: Actor, forced = false): Promise<Trunk> {
     if (spec.callback_url !== before.callback_url) this.checkCallbackTarget(spec);
     await this.checkUnique(trx, spec, before.id);
     await this.checkReferences(trx, spec);
@@ -304,7 +317,13 @@ export class TrunkService {
     if (n !== 1) throw preconditionFailed('VERSION_MISMATCH', `Trunk ${before.id} changed concurrently; fetch it again and retry`);
     await this.writeRelations(trx, before.id, spec);
     const after = await this.get(before.id, trx);
-    await this.audit.record(trx, actor, { action: 'trunk.update', resourceType: 'sms_trunks', resourceId: before.id, before: specOf(before), after: specOf(after) });
+    await this.audit.record(trx, actor, {
+      action: forced && before.managed_by ? 'trunk.update_forced' : 'trunk.update',
+      resourceType: 'sms_trunks',
+      resourceId: before.id,
+      before: specOf(before),
+      after: specOf(after),
+    });
     return after;
   }
 
@@ -314,7 +333,7 @@ export class TrunkService {
     return trunk;
   }
 
-  async update(id: string, doc: IncomingResource, actor: Actor, opts: { ifMatch?: number } = {}): Promise<Trunk> {
+  async update(id: string, doc: IncomingResource, actor: Actor, opts: { ifMatch?: number; force?: boolean } = {}): Promise<Trunk> {
     const trunk = await this.translate(() =>
       this.knex.transaction(async (trx) => {
         const before = await this.get(id, trx);
@@ -323,7 +342,8 @@ export class TrunkService {
         }
         const spec = parseTrunkSpec(doc, specOf(before));
         if (isDeepStrictEqual(spec, specOf(before))) return before;
-        return this.change(trx, before, spec, actor);
+        assertNotManaged(before, opts.force, 'edit');
+        return this.change(trx, before, spec, actor, opts.force);
       }),
     );
     this.changes.changed('sms_trunks', id);
@@ -334,30 +354,61 @@ export class TrunkService {
    * Idempotent apply of a full spec: creates the trunk, or updates it only when something
    * differs. Applying the same spec again changes nothing and keeps the version.
    */
-  async upsert(key: UpsertKey, spec: TrunkSpec, actor: Actor): Promise<UpsertResult> {
+  async upsert(key: UpsertKey, spec: TrunkSpec, actor: Actor, opts: { force?: boolean } = {}): Promise<UpsertResult> {
     const result = await this.translate(() =>
       this.knex.transaction(async (trx): Promise<UpsertResult> => {
         const existing = await this.findBy(key, trx);
         if (!existing) return { trunk: await this.insert(trx, spec, actor), created: true, changed: true };
         if (isDeepStrictEqual(spec, specOf(existing))) return { trunk: existing, created: false, changed: false };
-        return { trunk: await this.change(trx, existing, spec, actor), created: false, changed: true };
+        // The owning stack may re-apply; anyone else needs force to take a managed trunk over.
+        if (existing.managed_by !== spec.managed_by) assertNotManaged(existing, opts.force, 'apply another owner\'s spec to');
+        return { trunk: await this.change(trx, existing, spec, actor, opts.force), created: false, changed: true };
       }),
     );
     if (result.changed) this.changes.changed('sms_trunks', result.trunk.id);
     return result;
   }
 
-  async delete(id: string, actor: Actor, opts: { ifMatch?: number } = {}): Promise<void> {
+  async delete(id: string, actor: Actor, opts: { ifMatch?: number; force?: boolean } = {}): Promise<void> {
     await this.knex.transaction(async (trx) => {
       const before = await this.get(id, trx);
       if (opts.ifMatch !== undefined && opts.ifMatch !== before.version) {
         throw preconditionFailed('VERSION_MISMATCH', `If-Match is "${opts.ifMatch}" but trunk ${id} is at version "${before.version}"`);
       }
+      assertNotManaged(before, opts.force, 'delete');
       await trx('sms_trunks').where({ id }).delete();
       await this.audit.record(trx, actor, { action: 'trunk.delete', resourceType: 'sms_trunks', resourceId: id, before: specOf(before) });
     });
     this.changes.changed('sms_trunks', id);
   }
+
+  /**
+   * The destroy step of a declared trunk: deletes only while the live trunk still carries the spec
+   * hash that this apply wrote. After a create-before-destroy replacement the new spec's hash is
+   * live, so the old resource's destroy leaves the trunk alone.
+   */
+  async deleteIfSpec(key: UpsertKey, specHash: string, actor: Actor): Promise<{ deleted: boolean; reason?: 'not_found' | 'spec_changed' }> {
+    const result = await this.knex.transaction(async (trx) => {
+      const t = await this.findBy(key, trx);
+      if (!t) return { deleted: false, reason: 'not_found' as const };
+      if (t.managed_spec_hash !== specHash) return { deleted: false, reason: 'spec_changed' as const };
+      await trx('sms_trunks').where({ id: t.id }).delete();
+      await this.audit.record(trx, actor, { action: 'trunk.delete', resourceType: 'sms_trunks', resourceId: t.id, before: specOf(t) });
+      return { deleted: true, id: t.id };
+    });
+    if (result.deleted) this.changes.changed('sms_trunks');
+    return result;
+  }
+}
+
+function assertNotManaged(t: { managed_by: string | null; name: string }, force: boolean | undefined, verb: string): void {
+  if (t.managed_by === null || force) return;
+  throw conflict(
+    'TRUNK_MANAGED',
+    `"${t.name}" is managed by ${t.managed_by}: change it in that stack and deploy. To ${verb} it here anyway, repeat with ?force=true — the stack will report the drift and undo it on its next deploy.`,
+    undefined,
+    { managed_by: t.managed_by },
+  );
 }
 
 export function specOf(t: Trunk): TrunkSpec {
@@ -370,6 +421,8 @@ export function specOf(t: Trunk): TrunkSpec {
     blocked: t.blocked,
     external_reference_id: t.external_reference_id,
     rate_limit_per_second: t.rate_limit_per_second,
+    managed_by: t.managed_by,
+    managed_spec_hash: t.managed_spec_hash,
     outgoing_dids: t.outgoing_dids,
     outgoing_did_sets: t.outgoing_did_sets,
   };

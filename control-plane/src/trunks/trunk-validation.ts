@@ -115,3 +115,23 @@ export function checkRateLimit(value: unknown, pointer: string, errors: ErrorCol
   }
   return value;
 }
+
+/** `managed_by` names the stack that owns a resource (e.g. "cdktf:payments-prod"). */
+export function checkManagedBy(value: unknown, pointer: string, errors: ErrorCollector): string | null | undefined {
+  if (value === null) return null;
+  if (typeof value !== 'string' || value.length < 1 || value.length > 200 || /[\u0000-\u001f\u007f]/.test(value)) {
+    errors.add('MANAGED_BY_INVALID', 'managed_by must be 1 to 200 printable characters naming the owning stack, or null', pointer);
+    return undefined;
+  }
+  return value;
+}
+
+/** An opaque hash of the declared spec, chosen by the applier; conditional deletes compare it. */
+export function checkSpecHash(value: unknown, pointer: string, errors: ErrorCollector): string | null | undefined {
+  if (value === null) return null;
+  if (typeof value !== 'string' || !/^[A-Za-z0-9:_-]{1,128}$/.test(value)) {
+    errors.add('MANAGED_SPEC_HASH_INVALID', 'managed_spec_hash must be 1 to 128 letters, digits, ":", "_" or "-", or null', pointer);
+    return undefined;
+  }
+  return value;
+}
