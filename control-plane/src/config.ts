@@ -37,6 +37,8 @@ export interface Config {
   /** Run the dispatcher and callback workers in this process (false: API only). */
   workers: boolean;
   instanceId: string;
+  /** How long a claim on a message or callback lasts without renewal; a crashed instance's work is retried after it. */
+  leaseSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -125,6 +127,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   const callbackConcurrencyPerEndpoint = int('CALLBACK_CONCURRENCY_PER_ENDPOINT', 16, 1, 1000);
   const submitRetryWindowSeconds = int('SUBMIT_RETRY_WINDOW_SECONDS', 3600, 1, 7 * 86400);
   const idempotencyWindowSeconds = int('IDEMPOTENCY_WINDOW_SECONDS', 72 * 3600, 60, 30 * 86400);
+  const leaseSeconds = int('LEASE_SECONDS', 30, 2, 3600);
   const workersRaw = env.WORKERS ?? 'true';
   if (!['true', 'false'].includes(workersRaw)) problems.push(`WORKERS must be true or false, got ${JSON.stringify(workersRaw)}`);
   const instanceId = env.INSTANCE_ID && env.INSTANCE_ID !== '' ? env.INSTANCE_ID : `${require('node:os').hostname()}-${process.pid}-${require('node:crypto').randomBytes(3).toString('hex')}`;
@@ -151,6 +154,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     idempotencyWindowSeconds,
     workers: workersRaw === 'true',
     instanceId,
+    leaseSeconds,
   };
 }
 

@@ -102,7 +102,7 @@ export async function startPlatform(config: Config, opts: PlatformOptions = {}):
     maxInFlight: 1024,
     perEndpoint: config.callbackConcurrencyPerEndpoint,
     timeoutMs: config.callbackTimeoutMs,
-    leaseMs: Math.max(60_000, config.callbackTimeoutMs * 6),
+    leaseMs: Math.max(config.leaseSeconds * 1000, config.callbackTimeoutMs * 3),
     pollMs: 250,
   });
   const wakeCallbacks = (results: CallbackRow[][]) => {
@@ -114,7 +114,7 @@ export async function startPlatform(config: Config, opts: PlatformOptions = {}):
     instanceId: config.instanceId,
     batchSize: 500,
     maxInFlight: 2000,
-    leaseMs: 120_000,
+    leaseMs: config.leaseSeconds * 1000,
     pollMs: 250,
     retryWindowMs: config.submitRetryWindowSeconds * 1000,
   });
@@ -154,7 +154,23 @@ export async function startPlatform(config: Config, opts: PlatformOptions = {}):
 
   if (config.workers) {
     // Carriers connect in the background: an unreachable SMSC must not stop the API from serving.
-    for (const carrier of carriers.carriers.values()) carrier.start().catch((err) => logger.error({ err, connector: carrier.name }, 'carrier failed to start'));
+    for (const carrier of carriers.carriers.values()) {
+      carrier.start().then(
+        async () => {
+          if (!carrier.resume) return;
+          const owed = await db
+            .knex('message_parts')
+            .join('messages', 'messages.id', 'message_parts.message_id')
+            .where('message_parts.connector', carrier.name)
+            .whereNull('message_parts.status')
+            .where('messages.status', 'submitted')
+            .select('message_parts.carrier_message_id as carrierMessageId', 'messages.destination', 'messages.content');
+          if (owed.length) logger.info({ connector: carrier.name, parts: owed.length }, 'resuming receipts owed before restart');
+          carrier.resume(owed);
+        },
+        (err) => logger.error({ err, connector: carrier.name }, 'carrier failed to start'),
+      );
+    }
     dispatcher.start();
     callbackWorker.start();
   }

@@ -78,5 +78,10 @@ export interface Carrier {
    * (ESME_RX_T_APPN 0x64) so the SMSC redelivers.
    */
   onReceipt(handler: ReceiptHandler): void;
+  /**
+   * Receipts still owed for parts submitted before a restart. A real SMSC redelivers the
+   * receipts it could not hand over; an in-memory carrier (the simulator) must be told.
+   */
+  resume?(owed: ReadonlyArray<{ carrierMessageId: string; destination: string; content: string }>): void;
   readonly connected?: boolean;
 }

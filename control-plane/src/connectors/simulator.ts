@@ -142,6 +142,17 @@ export class SimulatorCarrier implements Carrier {
     return { carrierMessageIds: ids };
   }
 
+  /** After a restart, the receipts of parts submitted earlier are produced again (their outcome follows the same rules). */
+  resume(owed: ReadonlyArray<{ carrierMessageId: string; destination: string; content: string }>): void {
+    const now = new Date();
+    for (const part of owed) {
+      const outcome = this.outcomeFor(part.destination);
+      if (outcome.kind !== 'receipt') continue;
+      const receipt = this.receipt(part.carrierMessageId, outcome.status, outcome.errorCode, now, part.content);
+      this.schedule(() => void this.push(receipt, 0), this.nextReceiptDelay());
+    }
+  }
+
   private nextReceiptDelay(): number {
     return this.options.reorder ? Math.round(this.random() * 2 * this.receiptDelayMs) : this.receiptDelayMs;
   }

@@ -32,6 +32,8 @@ export class Dispatcher {
   private ticking = false;
   private currentTick: Promise<void> = Promise.resolve();
   private idle?: () => void;
+  private readonly inFlightIds = new Set<string>();
+  private renewTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly knex: Knex,
@@ -46,11 +48,27 @@ export class Dispatcher {
   start(): void {
     this.running = true;
     this.schedule(0);
+    // Leases are short so a crashed instance's work is picked up quickly; live work keeps its lease.
+    this.renewTimer = setInterval(() => void this.renewLeases(), Math.max(100, Math.floor(this.opts.leaseMs / 3)));
+  }
+
+  private async renewLeases(): Promise<void> {
+    if (this.inFlightIds.size === 0) return;
+    const ids = [...this.inFlightIds];
+    const until = new Date(Date.now() + this.opts.leaseMs).toISOString();
+    try {
+      for (let i = 0; i < ids.length; i += 500) {
+        await this.knex('messages').whereIn('id', ids.slice(i, i + 500)).where({ lease_owner: this.opts.instanceId, status: 'accepted' }).update({ lease_until: until });
+      }
+    } catch (err) {
+      this.logger.warn({ err }, 'renewing message leases failed');
+    }
   }
 
   async stop(): Promise<void> {
     this.running = false;
     if (this.timer) clearTimeout(this.timer);
+    if (this.renewTimer) clearInterval(this.renewTimer);
     await this.currentTick;
     if (this.inFlight > 0) await new Promise<void>((resolve) => (this.idle = resolve));
     await this.outcomes.idle();
@@ -89,6 +107,7 @@ export class Dispatcher {
 
   private async process(m: ClaimedMessage): Promise<void> {
     this.inFlight++;
+    this.inFlightIds.add(m.id);
     try {
       const outcome = await this.submit(m);
       await this.outcomes.submit(outcome);
@@ -97,6 +116,7 @@ export class Dispatcher {
       this.logger.error({ err, messageId: m.id }, 'recording a submission outcome failed');
     } finally {
       this.inFlight--;
+      this.inFlightIds.delete(m.id);
       if (this.inFlight === 0 && this.idle) this.idle();
       if (this.running && this.inFlight < this.opts.maxInFlight) this.wake();
     }

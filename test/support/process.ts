@@ -1,0 +1,27 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { MAIN_JS, ROOT } from './build';
+
+export interface ServerProcess {
+  child: ChildProcess;
+  url: string;
+  output: () => string;
+  /** Resolves with the exit code (or signal name). */
+  exited: Promise<number | string>;
+}
+
+/** Starts the compiled control plane (as `npm start` does) and resolves once it prints its URL. */
+export function startServer(env: Record<string, string>, timeoutMs = 20_000): Promise<ServerProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [MAIN_JS], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', PORT: '0', LOG_LEVEL: 'warn', ...env } });
+    let out = '';
+    const exited = new Promise<number | string>((r) => child.once('exit', (code, signal) => r(code ?? signal ?? 'unknown')));
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => {
+      out += d;
+      const m = /running at (http:\/\/\S+)/.exec(out);
+      if (m) resolve({ child, url: m[1]!, output: () => out, exited });
+    });
+    void exited.then((code) => reject(new Error(`server exited with ${code}: ${out}`)));
+    setTimeout(() => reject(new Error(`server did not start within ${timeoutMs} ms: ${out}`)), timeoutMs).unref();
+  });
+}
