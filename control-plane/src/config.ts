@@ -109,7 +109,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     }
   }
 
-  const shareLinkTtlSeconds = int('SHARE_LINK_TTL_SECONDS', 86400, 60, 30 * 86400);
+  const shareLinkTtlSeconds = int('SHARE_LINK_TTL_SECONDS', 86400, 60, 7 * 86400);
   const trustedProxies = list(env.TRUSTED_PROXIES);
   const callbackAllowCidrs = list(env.CALLBACK_ALLOW_CIDRS);
   for (const [name, entries] of [['TRUSTED_PROXIES', trustedProxies], ['CALLBACK_ALLOW_CIDRS', callbackAllowCidrs]] as const) {

@@ -83,6 +83,8 @@ export class ErrorCollector {
   }
 
   throwIfAny(category: ErrorCategory = 'invalid_input'): void {
-    if (this.items.length > 0) throw new DomainError(category, this.items);
+    if (this.items.length === 0) return;
+    if (category === 'unprocessable') for (const i of this.items) i.title = 'Unprocessable request';
+    throw new DomainError(category, this.items);
   }
 }

@@ -131,7 +131,8 @@ export function shareRoutes(service: CredentialService, baseUrl: (req: Request) 
   r.get('/:token', async (req, res) => {
     try {
       const link = await service.peek(req.params.token);
-      if (!wantsHtml(req)) return send(res, 200, { data: shareLinkResource(link) });
+      // The holder of the link learns only when it expires, not who made it or for which trunk.
+      if (!wantsHtml(req)) return send(res, 200, { data: { type: 'share_links', id: link.id, attributes: { recipient: link.recipient, expires_at: link.expires_at } } });
       res.type('html').send(
         page(
           'Shared SMS trunk credentials',

@@ -253,6 +253,7 @@ export class CredentialService {
   }
 
   async listShares(trunkId: string): Promise<ShareLink[]> {
+    if (!(await this.knex('sms_trunks').where({ id: trunkId }).first('id'))) throw notFound('TRUNK_NOT_FOUND', `SMS trunk ${trunkId} does not exist`);
     return this.knex('share_links').where({ trunk_id: trunkId }).orderBy('created_at', 'desc').select('id', 'trunk_id', 'recipient', 'created_by', 'created_at', 'expires_at', 'used_at', 'revoked_at');
   }
 

@@ -51,6 +51,7 @@ export function didSetRoutes(service: DidSetService): Router {
     }
     doc.attributes.name = name;
     const result = await service.upsertByName(parseDidSetSpec(doc), res.locals.actor, readBoolParam(req, 'force'));
+    if (result.created) res.setHeader('Location', `/v1/did_sets/${result.set.id}`);
     reply(res, result.created ? 201 : 200, result.set, { changed: result.changed, created: result.created, version: result.set.version });
   });
 

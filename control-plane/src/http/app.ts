@@ -96,7 +96,7 @@ export function createApp(deps: AppDeps): Express {
     res.locals.actor = await deps.adminTokens.authenticate(req.get('Authorization'));
     next();
   });
-  v1.use(requireJsonBody({ extraTypes: ['text/csv', 'text/plain'] }));
+  v1.use(requireJsonBody({ extraTypes: { '/dids/import': ['text/csv', 'text/plain'] } }));
   v1.use(jsonBodyParser('25mb'));
   v1.use('/dids', didRoutes(deps.dids));
   v1.use('/did_sets', didSetRoutes(deps.didSets));

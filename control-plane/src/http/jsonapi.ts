@@ -152,7 +152,7 @@ export function pageLinks(req: Request, page: Page, total: number): Record<strin
     }
     params.set('page[number]', String(n));
     params.set('page[size]', String(page.size));
-    return `${req.baseUrl}${req.path}?${params.toString()}`;
+    return `${req.baseUrl}${req.path === '/' ? '' : req.path}?${params.toString()}`;
   };
   return {
     self: make(page.number),

@@ -13,10 +13,10 @@ function hasBody(req: express.Request): boolean {
  * Management API bodies are JSON:API (`application/vnd.api+json`, no media type parameters
  * except charset=utf-8) or plain `application/json` for convenience; anything else is 415.
  */
-export function requireJsonBody(opts: { extraTypes?: string[] } = {}): RequestHandler {
-  const allowed = new Set([JSONAPI_MEDIA_TYPE, 'application/json', ...(opts.extraTypes ?? [])]);
+export function requireJsonBody(opts: { extraTypes?: Record<string, string[]> } = {}): RequestHandler {
   return (req, _res, next) => {
     if (!BODY_METHODS.has(req.method) || !hasBody(req)) return next();
+    const allowed = new Set([JSONAPI_MEDIA_TYPE, 'application/json', ...(opts.extraTypes?.[req.path] ?? [])]);
     const raw = req.headers['content-type'] ?? '';
     const [type, ...params] = raw.split(';').map((s) => s.trim().toLowerCase());
     const paramsOk = params.every((p) => p === '' || p === 'charset=utf-8');

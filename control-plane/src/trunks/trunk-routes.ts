@@ -79,6 +79,7 @@ export function trunkRoutes(service: TrunkService, baseUrl: (req: Request) => st
     const spec = parseTrunkSpec(doc);
     const key = keyOf(attr === 'name' ? spec.name : value);
     const result = await service.upsert(key, spec, res.locals.actor, { force: readBoolParam(req, 'force') });
+    if (result.created) res.setHeader('Location', `/v1/sms_trunks/${result.trunk.id}`);
     reply(req, res, result.created ? 201 : 200, result.trunk, { changed: result.changed, created: result.created, version: result.trunk.version });
   };
   r.put('/by-name/:key', upsert((name) => ({ name }), 'name'));
