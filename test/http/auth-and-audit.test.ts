@@ -69,7 +69,7 @@ describe('admin authentication and the audit log', () => {
     expect((await fetch(`${t.url}/healthz`)).status).to.equal(200);
     const ready = await fetch(`${t.url}/readyz`);
     expect(ready.status).to.equal(200);
-    expect((await ready.json()).database).to.equal('sqlite');
+    expect((await ready.json()).database).to.equal(process.env.TEST_DATABASE_URL ? 'postgres' : 'sqlite');
   });
 
   it('never writes the admin token or passwords to the log', async () => {

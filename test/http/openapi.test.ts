@@ -6,7 +6,10 @@ import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { OPENAPI_PATH } from '../../control-plane/src/http/app';
 import { listRoutes, toOpenApiTemplate } from '../../control-plane/src/http/route-inventory';
+import { verifyCallback } from '../../control-plane/src/callbacks/signing';
+import { CallbackReceiver, ReceivedCallback } from '../support/callback-receiver';
 import { ApiResponse, doc, rel, startTestPlatform, TestPlatform } from '../support/platform';
+import { basic } from '../support/send-client';
 
 /*
  * The OpenAPI document is checked against the running app from three sides: the routes Express
@@ -60,6 +63,7 @@ function* refsIn(node: Json, at = '#'): Generator<{ at: string; ref: string }> {
 }
 
 interface Operation {
+  /** The path template, or the webhook's name for `webhooks`. */
   path: string;
   method: string;
   item: Json;
@@ -68,9 +72,10 @@ interface Operation {
   params: Json[];
 }
 
-function operationsOf(root: Json): Operation[] {
+/** The operations under `paths` (served by the app) or under `webhooks` (requests the platform sends). */
+function operationsOf(root: Json, section: 'paths' | 'webhooks' = 'paths'): Operation[] {
   const out: Operation[] = [];
-  for (const [path, item] of Object.entries<Json>(root.paths ?? {})) {
+  for (const [path, item] of Object.entries<Json>(root[section] ?? {})) {
     for (const method of METHODS) {
       const op = item[method];
       if (!op) continue;
@@ -91,6 +96,7 @@ function structuralProblems(root: Json): string[] {
   if (typeof root.openapi !== 'string' || !/^3\.1\.\d+$/.test(root.openapi)) problems.push(`openapi must be 3.1.x, got ${JSON.stringify(root.openapi)}`);
   if (typeof root.info?.title !== 'string' || typeof root.info?.version !== 'string') problems.push('info.title and info.version must be strings');
   if (!root.paths || typeof root.paths !== 'object') problems.push('paths must be an object');
+  if (root.webhooks !== undefined && (typeof root.webhooks !== 'object' || root.webhooks === null)) problems.push('webhooks must be an object');
 
   for (const { at, ref } of refsIn(root)) {
     if (!ref.startsWith('#/')) problems.push(`${at}: $ref ${ref} is not local`);
@@ -115,8 +121,9 @@ function structuralProblems(root: Json): string[] {
   }
 
   const operationIds = new Map<string, string>();
-  for (const { path, method, item, op, params } of operationsOf(root)) {
-    const where = `${method.toUpperCase()} ${path}`;
+  const operations = [...operationsOf(root).map((o) => ({ ...o, webhook: false })), ...operationsOf(root, 'webhooks').map((o) => ({ ...o, webhook: true }))];
+  for (const { path, method, item, op, params, webhook } of operations) {
+    const where = webhook ? `webhook ${path} ${method.toUpperCase()}` : `${method.toUpperCase()} ${path}`;
     if (typeof op.operationId !== 'string' || op.operationId === '') problems.push(`${where}: operationId is missing`);
     else if (operationIds.has(op.operationId)) problems.push(`${where}: operationId ${op.operationId} is also used by ${operationIds.get(op.operationId)}`);
     else operationIds.set(op.operationId, where);
@@ -145,7 +152,8 @@ function structuralProblems(root: Json): string[] {
       if (param.in === 'path' && param.required !== true) problems.push(`${where}: path parameter ${param.name} must be required`);
       if (!param.schema && !param.content) problems.push(`${where}: parameter ${param.name} needs a schema`);
     }
-    const templated = [...path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]!);
+    // A webhook's key is a name, not a path; it has no path parameters.
+    const templated = webhook ? [] : [...path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]!);
     const declared = params.filter((p) => p?.in === 'path').map((p) => p.name);
     for (const name of templated) if (!declared.includes(name)) problems.push(`${where}: path parameter {${name}} is not declared`);
     for (const name of declared) if (!templated.includes(name)) problems.push(`${where}: path parameter ${name} is not in the path`);
@@ -282,11 +290,47 @@ function responseProblems(root: Json, res: ApiResponse, method: string, template
   }
   for (const [name, header] of Object.entries<Json>(response.headers ?? {})) {
     const value = res.headers.get(name);
+    const resolved = deref(root, header);
     if (value === null) {
-      out.push(`${where}: documented header ${name} is missing`);
+      // Stricter than OpenAPI (where headers are optional by default): a documented header must be
+      // sent unless the document says `"required": false`, as for Idempotent-Replayed.
+      if (resolved.required !== false) out.push(`${where}: documented header ${name} is missing`);
       continue;
     }
-    out.push(...schemaProblems(root, deref(root, header).schema, value).map((p) => `${where}: header ${name} ${p}`));
+    out.push(...schemaProblems(root, resolved.schema, value).map((p) => `${where}: header ${name} ${p}`));
+  }
+  return out;
+}
+
+/** Checks one request the platform sent to a callback receiver against `webhooks.<name>.post`: header parameters and body. */
+function webhookProblems(root: Json, name: string, cb: ReceivedCallback): string[] {
+  const op = root.webhooks?.[name]?.post;
+  if (!op) return [`webhook ${name} is not documented`];
+  const where = `webhook ${name}`;
+  const out: string[] = [];
+  const mt = mediaTypeOf(typeof cb.headers['content-type'] === 'string' ? cb.headers['content-type'] : null);
+  const media = deref(root, op.requestBody)?.content?.[mt];
+  if (!media) out.push(`${where}: media type ${mt} is not documented`);
+  else {
+    let body: unknown;
+    try {
+      body = JSON.parse(cb.body);
+    } catch {
+      out.push(`${where}: body is not JSON`);
+    }
+    if (body !== undefined) out.push(...schemaProblems(root, media.schema, body).map((p) => `${where}: ${p}`));
+  }
+  for (const param of operationsOf(root, 'webhooks').find((o) => o.path === name)!.params) {
+    if (param.in !== 'header') {
+      out.push(`${where}: parameter ${param.name} is in ${param.in}; a webhook can only describe headers`);
+      continue;
+    }
+    const value = cb.headers[param.name.toLowerCase()];
+    if (value === undefined) {
+      if (param.required) out.push(`${where}: required header ${param.name} is missing`);
+      continue;
+    }
+    out.push(...schemaProblems(root, param.schema, Array.isArray(value) ? value.join(', ') : value).map((p) => `${where}: header ${param.name} ${p}`));
   }
   return out;
 }
@@ -321,7 +365,8 @@ describe('OpenAPI document', () => {
   let tp: TestPlatform;
 
   before(async () => {
-    tp = await startTestPlatform();
+    // Callbacks go to a receiver on 127.0.0.1, which the SSRF guard refuses unless allowed.
+    tp = await startTestPlatform({ CALLBACK_ALLOW_CIDRS: '127.0.0.0/8,::1/128', SIMULATOR_RECEIPT_DELAY_MS: '20' });
   });
   after(async () => {
     await tp.stop();
@@ -340,12 +385,14 @@ describe('OpenAPI document', () => {
       broken.paths['/v1/dids/{number}'].parameters = [];
       broken.paths['/v1/audit_events'].get.responses = {};
       broken.components.schemas.Leftover = { type: 'string' };
+      broken.webhooks.dlrEvent.post.operationId = 'outboundMessageCallback';
       const problems = structuralProblems(broken).join('\n');
       expect(problems).to.include('$ref #/components/schemas/Nope does not resolve');
       expect(problems).to.include('operationId listDids is also used by GET /v1/dids');
       expect(problems).to.include('GET /v1/dids/{number}: path parameter {number} is not declared');
       expect(problems).to.include('GET /v1/audit_events: no responses');
       expect(problems).to.include('components.schemas.Leftover is never referenced');
+      expect(problems).to.include('webhook dlrEvent POST: operationId outboundMessageCallback is also used by webhook outboundMessageCallback POST');
     });
 
     it('is served at GET /openapi.json byte for byte', async () => {
@@ -431,6 +478,23 @@ describe('OpenAPI document', () => {
   describe('schemas', () => {
     /** Operations the walk below has seen succeed (2xx); the last test wants all of them. */
     const succeeded = new Set<string>();
+    /** Webhooks the walk received and checked against the document. */
+    const received = new Set<string>();
+
+    /** Checks every callback a receiver got against its webhook; returns how many there were of each type. */
+    function checkCallbacks(callbacks: ReceivedCallback[], secret: string): Record<string, number> {
+      const byType: Record<string, number> = {};
+      for (const cb of callbacks) {
+        const type = cb.json?.data?.type as string;
+        const name = type === 'dlr_event' ? 'dlrEvent' : 'outboundMessageCallback';
+        expect(webhookProblems(openapi, name, cb), `callback ${cb.body.slice(0, 200)}`).to.deep.equal([]);
+        const verified = verifyCallback({ body: cb.body, headers: cb.headers as Record<string, string>, secret });
+        expect(verified.id).to.equal(cb.json.meta.event_id);
+        received.add(name);
+        byType[type] = (byType[type] ?? 0) + 1;
+      }
+      return byType;
+    }
 
     /**
      * Sends one request, checks the request body and query against the document, then checks the
@@ -581,6 +645,169 @@ describe('OpenAPI document', () => {
       await call('DELETE', '/v1/did_sets/{id}', { params: { id: setId } });
     });
 
+    it('describes trunks and sets managed by code: force, conditional deletes by spec hash', async () => {
+      await call('POST', '/v1/dids', { body: doc('dids', { number: '12125554001' }) });
+      const managed = { managed_by: 'cdktf:prod', managed_spec_hash: 'sha256:h1' };
+      const trunk = await call('PUT', '/v1/sms_trunks/by-external-reference/{external_reference_id}', { params: { external_reference_id: 'stack/app' }, body: doc('sms_trunks', { name: 'managed-app', ...managed }) });
+      expect(trunk.status).to.equal(201);
+      const trunkId = trunk.body.data.id as string;
+      const refused = await call('PATCH', '/v1/sms_trunks/{id}', { params: { id: trunkId }, body: doc('sms_trunks', { blocked: true }) });
+      expect(refused.status).to.equal(409);
+      expect(refused.body.errors[0]).to.deep.include({ code: 'TRUNK_MANAGED', meta: { managed_by: 'cdktf:prod' } });
+      expect((await call('DELETE', '/v1/sms_trunks/{id}', { params: { id: trunkId } })).status).to.equal(409);
+      await call('PATCH', '/v1/sms_trunks/{id}', { params: { id: trunkId }, query: { force: 'true' }, body: doc('sms_trunks', { blocked: true }) });
+      const taken = await call('PUT', '/v1/sms_trunks/by-name/{name}', { params: { name: 'managed-app' }, body: doc('sms_trunks', { external_reference_id: 'stack/app' }) });
+      expect(taken.body.errors[0].code).to.equal('TRUNK_MANAGED');
+      const stale = await call('DELETE', '/v1/sms_trunks/by-external-reference/{external_reference_id}', { params: { external_reference_id: 'stack/app' }, query: { if_managed_spec_hash: 'sha256:old' } });
+      expect(stale.body.meta).to.deep.equal({ deleted: false, reason: 'spec_changed' });
+      const gone = await call('DELETE', '/v1/sms_trunks/by-external-reference/{external_reference_id}', { params: { external_reference_id: 'stack/app' }, query: { if_managed_spec_hash: 'sha256:h1' } });
+      expect(gone.body.meta).to.include({ deleted: true });
+      expect((await call('DELETE', '/v1/sms_trunks/by-external-reference/{external_reference_id}', { params: { external_reference_id: 'stack/app' }, query: {}, invalid: true })).status).to.equal(400);
+
+      const set = await call('PUT', '/v1/did_sets/by-name/{name}', { params: { name: 'managed-set' }, body: doc('did_sets', managed, { dids: rel('dids', ['12125554001']) }) });
+      expect(set.status).to.equal(201);
+      const setId = set.body.data.id as string;
+      expect((await call('PATCH', '/v1/did_sets/{id}', { params: { id: setId }, body: doc('did_sets', {}, { dids: rel('dids', []) }) })).body.errors[0].code).to.equal('DID_SET_MANAGED');
+      await call('PATCH', '/v1/did_sets/{id}', { params: { id: setId }, query: { force: '1' }, body: doc('did_sets', { managed_spec_hash: 'sha256:h2' }) });
+      await call('PUT', '/v1/did_sets/by-name/{name}', { params: { name: 'managed-set' }, query: { force: 'true' }, body: doc('did_sets', { ...managed, managed_spec_hash: 'sha256:h3' }) });
+      expect((await call('DELETE', '/v1/did_sets/by-name/{name}', { params: { name: 'managed-set' }, query: { if_managed_spec_hash: 'sha256:h3' } })).body.meta).to.deep.equal({ deleted: true });
+      expect((await call('DELETE', '/v1/did_sets/by-name/{name}', { params: { name: 'managed-set' }, query: { if_managed_spec_hash: 'sha256:h3' } })).body.meta).to.deep.equal({ deleted: false, reason: 'not_found' });
+      const forced = await call('PUT', '/v1/did_sets/by-name/{name}', { params: { name: 'forced-set' }, body: doc('did_sets', managed) });
+      await call('DELETE', '/v1/did_sets/{id}', { params: { id: forced.body.data.id }, query: { force: 'true' } });
+    });
+
+    it('describes the send API, the message log, callback replay and the callbacks the platform sends', async function () {
+      this.timeout(30_000);
+      const rx = await new CallbackReceiver().start();
+      try {
+        const SOURCE = '12125553001';
+        await call('POST', '/v1/dids', { body: doc('dids', { number: SOURCE }) });
+        const trunk = await call('POST', '/v1/sms_trunks', { body: doc('sms_trunks', { name: 'sender', callback_url: rx.url, dlr_events: true, allow_any_did_as_source: true }) });
+        expect(trunk.status).to.equal(201);
+        const trunkId = trunk.body.data.id as string;
+        const creds = (await call('GET', '/v1/sms_trunks/{id}/credentials', { params: { id: trunkId } })).body.data.attributes;
+        const secret = (await call('GET', '/v1/sms_trunks/{id}/callback_secret', { params: { id: trunkId } })).body.data.attributes.secret as string;
+        const auth = { authorization: basic(creds.username, creds.password) };
+
+        // One message; unknown attributes (callback_url) are ignored; Idempotency-Key replays the 201.
+        const message = { destination: '15551234567', source: SOURCE, content: 'Hello World!', callback_url: 'https://ignored.example/cb' };
+        const sent = await call('POST', '/outbound_messages', { body: doc('outbound_messages', message), headers: { ...auth, 'idempotency-key': 'walk-1' } });
+        expect(sent.status).to.equal(201);
+        expect(sent.headers.get('idempotent-replayed')).to.equal(null);
+        expect(sent.body.data.attributes).to.deep.equal({ encoding: 'gsm7', segments: 1 });
+        const messageId = sent.body.data.id as string;
+        const again = await call('POST', '/outbound_messages', { body: doc('outbound_messages', message), headers: { ...auth, 'idempotency-key': 'walk-1' } });
+        expect(again.status).to.equal(201);
+        expect(again.headers.get('idempotent-replayed')).to.equal('true');
+        expect(again.text).to.equal(sent.text);
+        const reused = await call('POST', '/outbound_messages', { body: doc('outbound_messages', { ...message, content: 'Other' }), headers: { ...auth, 'idempotency-key': 'walk-1' } });
+        expect(reused.status).to.equal(422);
+        expect(reused.body.errors[0]).to.deep.include({ code: 'IDEMPOTENCY_KEY_REUSED', meta: { header: 'Idempotency-Key' } });
+        const ucs2 = await call('POST', '/outbound_messages', { body: doc('outbound_messages', { destination: '15551234561', source: SOURCE, content: 'Grüße 👋' }), headers: auth });
+        expect(ucs2.body.data.attributes).to.deep.equal({ encoding: 'ucs2', segments: 1 });
+
+        // Every rejection, in DIDWW's order of checks.
+        const wrongPassword = await call('POST', '/outbound_messages', { body: doc('outbound_messages', message), headers: { authorization: basic(creds.username, 'wrong') } });
+        expect(wrongPassword.status).to.equal(401);
+        const bearer = await call('GET', '/outbound_messages/{id}', { params: { id: messageId } });
+        expect(bearer.body.errors[0].code, 'an admin token is no trunk credential').to.equal('UNAUTHORIZED');
+        const json = await call('POST', '/outbound_messages', { body: doc('outbound_messages', message), headers: { ...auth, 'content-type': 'application/json' }, invalid: true });
+        expect(json.body.errors[0].code).to.equal('UNSUPPORTED_MEDIA_TYPE');
+        const campaign = await call('POST', '/outbound_messages', { body: doc('outbound_messages', { destination: '15551234567', campaign_id: 'C-1', content: 'x' }), headers: auth, invalid: true });
+        expect(campaign.status).to.equal(400);
+        expect(campaign.body.errors[0].source).to.deep.equal({ pointer: '/data/attributes/source' });
+        const broken = await call('POST', '/outbound_messages', { body: doc('outbound_messages', { destination: '+15551234567', source: SOURCE, content: 'x'.repeat(1531) }), headers: auth, invalid: true });
+        expect(broken.body.errors.map((e: Json) => [e.code, e.source.pointer])).to.deep.equal([
+          ['INVALID_ATTRIBUTE', '/data/attributes/destination'],
+          ['CONTENT_TOO_LONG', '/data/attributes/content'],
+        ]);
+        const badKey = await call('POST', '/outbound_messages', { body: doc('outbound_messages', message), headers: { ...auth, 'idempotency-key': 'has space' }, invalid: true });
+        expect(badKey.body.errors[0].code).to.equal('INVALID_IDEMPOTENCY_KEY');
+        const foreign = await call('POST', '/outbound_messages', { body: doc('outbound_messages', { ...message, source: '19995550000' }), headers: auth });
+        expect(foreign.status).to.equal(422);
+        expect(foreign.body.errors[0].code).to.equal('SOURCE_NOT_ALLOWED');
+
+        // A bulk: one id per destination, in order.
+        const destinations = ['15551230001', '15551230002', '15551230003'];
+        const bulkSent = await call('POST', '/bulk_outbound_messages', { body: doc('bulk_outbound_messages', { destination: destinations, source: SOURCE, content: 'a'.repeat(161) }), headers: auth });
+        expect(bulkSent.status).to.equal(201);
+        const bulkIds = bulkSent.body.data.attributes.message_ids as string[];
+        expect(bulkIds).to.have.length(3);
+        expect(bulkSent.body.data.relationships.outbound_messages.data.map((d: Json) => d.id)).to.deep.equal(bulkIds);
+        expect(bulkSent.body.data.attributes).to.deep.include({ encoding: 'gsm7', segments: 2 });
+        const tooMany = await call('POST', '/bulk_outbound_messages', { body: doc('bulk_outbound_messages', { destination: [], source: SOURCE, content: 'x' }), headers: auth, invalid: true });
+        expect(tooMany.body.errors[0].code).to.equal('TOO_MANY_DESTINATIONS');
+
+        // Rate limit, then a blocked trunk: sending stops, reading goes on.
+        const limitedTrunk = await call('POST', '/v1/sms_trunks', { body: doc('sms_trunks', { name: 'limited', rate_limit_per_second: 1 }) });
+        const limitedCreds = (await call('GET', '/v1/sms_trunks/{id}/credentials', { params: { id: limitedTrunk.body.data.id } })).body.data.attributes;
+        const limitedAuth = { authorization: basic(limitedCreds.username, limitedCreds.password) };
+        // A bulk is admitted while the bucket is not empty and overdraws it: 2 messages on a 1/s trunk leave a debt of 1.
+        const first = await call('POST', '/bulk_outbound_messages', { body: doc('bulk_outbound_messages', { ...message, destination: ['15551234562', '15551234563'] }), headers: limitedAuth });
+        expect(first.status).to.equal(201);
+        const limited = await call('POST', '/outbound_messages', { body: doc('outbound_messages', { ...message, destination: '15551234564' }), headers: limitedAuth });
+        expect(limited.status).to.equal(429);
+        expect(limited.body.errors[0].code).to.equal('RATE_LIMITED');
+        expect(Number(limited.headers.get('retry-after'))).to.be.at.least(1);
+        await call('PATCH', '/v1/sms_trunks/{id}', { params: { id: limitedTrunk.body.data.id }, body: doc('sms_trunks', { blocked: true }) });
+        const blocked = await call('POST', '/outbound_messages', { body: 'not even JSON', headers: { ...limitedAuth, 'content-type': JSONAPI }, invalid: true });
+        expect(blocked.status).to.equal(403);
+        expect((await call('GET', '/outbound_messages/{id}', { params: { id: first.body.data.attributes.message_ids[0] }, headers: limitedAuth })).status).to.equal(200);
+        expect((await call('GET', '/outbound_messages/{id}', { params: { id: messageId }, headers: limitedAuth })).status, "another trunk's message").to.equal(404);
+
+        // The callbacks: a status callback and a DLR event per message of the first trunk.
+        const ownIds = [messageId, ucs2.body.data.id as string, ...bulkIds];
+        await rx.waitFor((r) => r.length >= ownIds.length * 2, 15_000, 'a status callback and a DLR event per message');
+        expect(checkCallbacks(rx.received, secret)).to.deep.equal({ outbound_message_callbacks: ownIds.length, dlr_event: ownIds.length });
+        const [status, dlr] = rx.forMessage(messageId).sort((a, b) => a.json.meta.sequence - b.json.meta.sequence);
+        expect(status!.json.data.attributes).to.include({ status: 'Success', destination: '15551234567', fragments_sent: 1 });
+        expect(dlr!.json.data.attributes).to.include({ status: 'DELIVERED', parts_total: 1, parts_delivered: 1 });
+        const tampered = { ...status!, body: JSON.stringify({ ...status!.json, data: { ...status!.json.data, attributes: { ...status!.json.data.attributes, price: 0.01 } } }) };
+        expect(webhookProblems(openapi, 'outboundMessageCallback', tampered).join('\n')).to.include('price: expected null');
+
+        // Reading: the trunk's view, the admin view with callbacks, the list.
+        const view = await call('GET', '/outbound_messages/{id}', { params: { id: messageId }, headers: auth });
+        expect(view.body.data.attributes).to.include({ status: 'delivered', final_status: 'DELIVERED', encoding: 'gsm7', segments: 1 });
+        expect(view.body.data.attributes.events.map((e: Json) => e.type)).to.deep.equal(['accepted', 'submitted', 'receipt', 'final']);
+        expect((await call('GET', '/outbound_messages/{id}', { params: { id: 'no-such-message' }, headers: auth })).status).to.equal(404);
+        // The receiver answers before the platform records the attempt; wait until both callbacks show as delivered.
+        let adminView: ApiResponse | undefined;
+        for (let i = 0; i < 100; i++) {
+          adminView = await tp.api('GET', `/v1/messages/${messageId}`);
+          if (adminView.body.data.attributes.callbacks.length === 2 && adminView.body.data.attributes.callbacks.every((c: Json) => c.state === 'delivered')) break;
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        adminView = await call('GET', '/v1/messages/{id}', { params: { id: messageId } });
+        const callbacks = adminView.body.data.attributes.callbacks as Json[];
+        expect(callbacks.map((c) => [c.kind, c.sequence, c.state, c.history.length])).to.deep.equal([
+          ['status', 1, 'delivered', 1],
+          ['dlr', 2, 'delivered', 1],
+        ]);
+        expect(callbacks[0].id).to.equal(status!.headers['webhook-id']);
+        expect((await call('GET', '/v1/messages/{id}', { params: { id: 'no-such-message' } })).status).to.equal(404);
+        const list = await call('GET', '/v1/messages', {
+          query: { 'filter[trunk]': trunkId, 'filter[status]': 'delivered', 'filter[since]': '2000-01-01T00:00:00Z', 'filter[until]': '2100-01-01T00:00:00Z', 'page[size]': '2' },
+        });
+        expect(list.body.meta.total).to.equal(ownIds.length);
+        expect(list.body.data).to.have.length(2);
+        expect(list.body.links.next).to.be.a('string');
+        await call('GET', '/v1/messages', { query: { 'page[number]': '2', 'page[size]': '1' } });
+        expect((await call('GET', '/v1/messages', { query: { 'filter[status]': 'sent' }, invalid: true })).status).to.equal(400);
+
+        // Replay: the same body and webhook-id again.
+        const replay = await call('POST', '/v1/callbacks/{id}/replay', { params: { id: callbacks[0].id } });
+        expect(replay.status).to.equal(202);
+        expect(replay.body.meta).to.deep.equal({ replayed: callbacks[0].id });
+        await rx.waitFor((r) => r.filter((c) => c.headers['webhook-id'] === callbacks[0].id).length === 2, 10_000, 'the replayed callback');
+        const copies = rx.received.filter((c) => c.headers['webhook-id'] === callbacks[0].id);
+        expect(copies[1]!.body).to.equal(copies[0]!.body);
+        checkCallbacks(copies, secret);
+        expect((await call('POST', '/v1/callbacks/{id}/replay', { params: { id: '00000000-0000-4000-8000-000000000000' } })).status).to.equal(404);
+      } finally {
+        await rx.stop();
+      }
+    });
+
     // Reads what the tests above recorded, so a new route cannot join the document without one
     // successful request whose body was checked against its schema.
     it('has exercised every documented operation successfully in the tests above', () => {
@@ -588,6 +815,8 @@ describe('OpenAPI document', () => {
         .map((o) => `${o.method.toUpperCase()} ${o.path}`)
         .filter((key) => !succeeded.has(key));
       expect(never, 'documented operations without a successful, schema-checked request in this file').to.deep.equal([]);
+      const unseen = Object.keys(openapi.webhooks ?? {}).filter((name) => !received.has(name));
+      expect(unseen, 'documented webhooks the walk never received and checked').to.deep.equal([]);
     });
   });
 });

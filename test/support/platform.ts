@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -33,6 +34,7 @@ export interface ApiResponse {
  */
 export async function startTestPlatform(env: Record<string, string> = {}, options: Omit<PlatformOptions, 'logger'> = {}): Promise<TestPlatform> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sms-out-test-'));
+  const pg = process.env.TEST_DATABASE_URL && !env.DATABASE_URL ? await createPgDatabase(process.env.TEST_DATABASE_URL) : undefined;
   const config: Config = loadConfig(
     {
       PORT: '0',
@@ -40,7 +42,7 @@ export async function startTestPlatform(env: Record<string, string> = {}, option
       DATA_DIR: dataDir,
       ADMIN_TOKEN: TEST_ADMIN_TOKEN,
       LOG_LEVEL: 'info',
-      ...(process.env.TEST_DATABASE_URL ? { DATABASE_URL: process.env.TEST_DATABASE_URL } : {}),
+      ...(pg ? { DATABASE_URL: pg.url } : {}),
       ...env,
     },
     dataDir,
@@ -84,6 +86,7 @@ export async function startTestPlatform(env: Record<string, string> = {}, option
     },
     async stop() {
       await platform.stop();
+      await pg?.drop();
       fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
@@ -95,3 +98,33 @@ export const doc = (type: string, attributes: Record<string, unknown>, relations
 });
 
 export const rel = (type: string, ids: string[]) => ({ data: ids.map((id) => ({ type, id })) });
+
+/**
+ * With TEST_DATABASE_URL (a PostgreSQL server URL), every test platform gets a database of its own,
+ * created here and dropped at stop, so the same tests run on SQLite and on PostgreSQL.
+ */
+export async function createPgDatabase(serverUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const { Client } = await import('pg');
+  const name = `t_${crypto.randomBytes(6).toString('hex')}`;
+  const admin = new Client({ connectionString: serverUrl });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const c = new Client({ connectionString: serverUrl });
+      await c.connect();
+      try {
+        await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await c.end();
+      }
+    },
+  };
+}

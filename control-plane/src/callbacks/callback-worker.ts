@@ -213,7 +213,8 @@ export class CallbackWorker {
     for (const r of items) {
       const outcome = classifyAttempt({ status: r.statusCode, error: r.error });
       const attempts = r.row.attempts + 1;
-      const firstAttemptAt = new Date(Date.parse(r.row.occurred_at));
+      // A replay moves give_up_at; the retry window is measured back from it, so a replayed callback gets a whole new window.
+      const firstAttemptAt = new Date(Date.parse(r.row.give_up_at) - this.opts.policy.maxAgeMs);
       let update: Record<string, unknown>;
       if (outcome === 'success') {
         update = { state: 'delivered', delivered_at: nowIso() };

@@ -146,11 +146,15 @@ export class MessageQueries {
   async replayCallback(id: string, maxAgeMs: number, audit: (trx: Knex.Transaction) => Promise<void>): Promise<void> {
     await this.knex.transaction(async (trx) => {
     const now = nowIso();
-    const n = await trx('callbacks')
+    const row = await trx('callbacks').where({ id }).first();
+    if (!row) throw notFound('CALLBACK_NOT_FOUND', `Callback ${id} does not exist`);
+    // An attempt in progress keeps its lease; replaying it now would send it twice.
+    if (row.lease_until && row.lease_until > now) {
+      throw new DomainError('conflict', { code: 'CALLBACK_IN_FLIGHT', title: 'Conflict', detail: 'This callback is being delivered right now; replay it after the attempt finishes' });
+    }
+    await trx('callbacks')
       .where({ id })
-      .whereIn('state', ['dead', 'delivered', 'pending'])
       .update({ state: 'pending', next_attempt_at: now, give_up_at: new Date(Date.now() + maxAgeMs).toISOString(), lease_owner: null, lease_until: null });
-    if (n !== 1) throw notFound('CALLBACK_NOT_FOUND', `Callback ${id} does not exist`);
     await audit(trx);
     });
   }

@@ -93,7 +93,7 @@ export class MessageStore {
         await trx('messages')
           .where({ id: m.id, status: 'accepted' })
           .update({ submit_attempts: m.submit_attempts + 1, next_attempt_at: o.nextAttemptAt, lease_owner: null, lease_until: null, updated_at: nowIso() });
-        await trx('message_events').insert({ message_id: m.id, type: 'submit_retry', status: null, detail: o.detail.slice(0, 500), occurred_at: nowIso() });
+        await trx('message_events').insert({ message_id: m.id, type: 'submit_retry', status: null, detail: JSON.stringify({ reason: o.detail.slice(0, 400) }), occurred_at: nowIso() });
         results.push([]);
         continue;
       }
@@ -126,7 +126,7 @@ export class MessageStore {
           await trx('pending_receipts').where('connector', o.connector).whereIn('carrier_message_id', o.carrierMessageIds).delete();
           const more = await this.applyReceipts(
             trx,
-            parked.map((p: any) => ({ connector: p.connector, receipt: { carrierMessageId: p.carrier_message_id, status: p.status, final: isFinalReceiptStatus(p.status), raw: p.raw ?? undefined } })),
+            parked.map((p: any) => ({ connector: p.connector, receipt: JSON.parse(p.raw) as DeliveryReceipt })),
           );
           rows.push(...more.flat());
         }
@@ -158,7 +158,8 @@ export class MessageStore {
       if (!part) {
         const exists = await trx('pending_receipts').where({ connector, carrier_message_id: receipt.carrierMessageId, status: receipt.status }).first();
         if (!exists) {
-          await trx('pending_receipts').insert({ connector, carrier_message_id: receipt.carrierMessageId, status: receipt.status, raw: receipt.raw ?? null, received_at: now });
+          // The whole receipt is kept so the DLR built later carries its error code and done date.
+          await trx('pending_receipts').insert({ connector, carrier_message_id: receipt.carrierMessageId, status: receipt.status, raw: JSON.stringify(receipt), received_at: now });
         }
         results.push([]);
         continue;

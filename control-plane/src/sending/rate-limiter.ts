@@ -1,8 +1,8 @@
 /**
  * Per-trunk token buckets in memory: no database round trip per request. A bucket holds one
- * second of tokens; a request is admitted while the bucket is not empty and may overdraw it by
- * its message count (so a 1000-destination bulk is admitted on a 10/s trunk, and the trunk then
- * waits until the debt is repaid). With several instances each enforces the limit on its own share
+ * second of tokens and each message takes one. A request larger than a second's worth (a
+ * 1000-destination bulk on a 10/s trunk) is admitted when the bucket is full and overdraws it; the
+ * trunk then waits until the debt is repaid. With several instances each enforces the limit on its own share
  * of traffic (see docs): limits are per instance.
  */
 export class RateLimiter {
@@ -22,7 +22,9 @@ export class RateLimiter {
       b.tokens = Math.min(ratePerSecond, b.tokens + ((now - b.updatedMs) / 1000) * ratePerSecond);
       b.updatedMs = now;
     }
-    if (b.tokens <= 0) return Math.max(1, Math.ceil((1 - b.tokens) / ratePerSecond));
+    // Small requests need their tokens; one larger than a second's worth needs a full bucket and overdraws it.
+    const need = Math.min(count, ratePerSecond);
+    if (b.tokens < need) return Math.max(1, Math.ceil((need - b.tokens) / ratePerSecond));
     b.tokens -= count;
     return 0;
   }

@@ -44,6 +44,7 @@ export function sendRoutes(deps: SendDeps): Router {
   const r = Router();
 
   const authenticate = async (req: Request, res: Response, next: NextFunction) => {
+    res.setHeader('WWW-Authenticate', 'Basic realm="sms-out", charset="UTF-8"');
     const basic = parseBasicAuth(req.get('authorization'));
     if (!basic) throw notAuthenticated('UNAUTHORIZED', 'Send the trunk credentials with HTTP Basic authentication');
     const entry = await deps.credentials.lookup(basic.username);
@@ -53,6 +54,7 @@ export function sendRoutes(deps: SendDeps): Router {
       throw notAuthenticated('IP_NOT_ALLOWED', 'This client IP address is not in the trunk\'s allowed IP addresses');
     }
     if (!deps.credentials.passwordMatches(entry, basic.password)) throw notAuthenticated('UNAUTHORIZED', 'Invalid username or password');
+    res.removeHeader('WWW-Authenticate');
     res.locals.trunk = policy;
     next();
   };
@@ -82,14 +84,16 @@ export function sendRoutes(deps: SendDeps): Router {
       throw sendError(400, 'INVALID_JSON', 'Bad Request', 'The body is not valid JSON', '');
     }
     const submission = parseSubmission(parsed, type);
+    const key = req.get('idempotency-key');
+    if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
+      throw new DomainError('invalid_input', { code: 'INVALID_IDEMPOTENCY_KEY', title: 'Bad Request', detail: 'Idempotency-Key must be 1 to 255 visible ASCII characters', meta: { header: 'Idempotency-Key' } });
+    }
     if (!(await deps.access.isSourceAllowed(policy, submission.source))) {
       throw sendError(422, 'SOURCE_NOT_ALLOWED', 'Unprocessable Entity', `source ${submission.source} is not allowed on this trunk (Source Address Settings)`, '/data/attributes/source');
     }
 
-    const key = req.get('idempotency-key');
     let hash: string | undefined;
     if (key !== undefined) {
-      if (!IDEMPOTENCY_KEY.test(key)) throw sendError(400, 'INVALID_IDEMPOTENCY_KEY', 'Bad Request', 'Idempotency-Key must be 1 to 255 visible ASCII characters');
       hash = crypto.createHash('sha256').update(type).update('\0').update(rawBody).digest('hex');
       const replay = await deps.queries.idempotentResponse(policy.trunkId, key, hash, deps.idempotencyWindowMs);
       if (replay) return reply(res, replay.status, replay.body, true);

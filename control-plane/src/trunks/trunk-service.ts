@@ -394,7 +394,7 @@ export class TrunkService {
       if (t.managed_spec_hash !== specHash) return { deleted: false, reason: 'spec_changed' as const };
       await trx('sms_trunks').where({ id: t.id }).delete();
       await this.audit.record(trx, actor, { action: 'trunk.delete', resourceType: 'sms_trunks', resourceId: t.id, before: specOf(t) });
-      return { deleted: true, id: t.id };
+      return { deleted: true };
     });
     if (result.deleted) this.changes.changed('sms_trunks');
     return result;
