@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ensureBuilt } from '../support/build';
 import { CallbackReceiver } from '../support/callback-receiver';
+import { createPgDatabase } from '../support/platform';
 import { startServer, ServerProcess } from '../support/process';
 import { basic, sendSms, single } from '../support/send-client';
 
@@ -23,6 +24,7 @@ describe('restart mid-flight', function () {
   let dataDir: string;
   let rx: CallbackReceiver;
   let server: ServerProcess | undefined;
+  let dropDb: (() => Promise<void>) | undefined;
   before(() => ensureBuilt());
   beforeEach(async () => {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sms-out-restart-'));
@@ -34,11 +36,15 @@ describe('restart mid-flight', function () {
       await server.exited;
     }
     await rx.stop();
+    await dropDb?.();
+    dropDb = undefined;
     fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
   it('loses nothing when the process is killed with SIGKILL while messages are in flight: every 201 gets its callbacks after a restart', async () => {
-    const env = { DATA_DIR: dataDir, ADMIN_TOKEN: TOKEN, CALLBACK_ALLOW_CIDRS: '127.0.0.0/8', SIMULATOR_RECEIPT_DELAY_MS: '400', LEASE_SECONDS: '3', CALLBACK_TIMEOUT_MS: '1000' };
+    const pg = process.env.TEST_DATABASE_URL ? await createPgDatabase(process.env.TEST_DATABASE_URL) : undefined;
+    dropDb = pg?.drop;
+    const env = { ...(pg ? { DATABASE_URL: pg.url } : {}), DATA_DIR: dataDir, ADMIN_TOKEN: TOKEN, CALLBACK_ALLOW_CIDRS: '127.0.0.0/8', SIMULATOR_RECEIPT_DELAY_MS: '400', LEASE_SECONDS: '3', CALLBACK_TIMEOUT_MS: '1000' };
     server = await startServer(env);
     await admin(server.url, 'POST', '/v1/dids', { data: { type: 'dids', attributes: { number: '12125551234' } } });
     const trunk = await admin(server.url, 'POST', '/v1/sms_trunks', { data: { type: 'sms_trunks', attributes: { name: 'App', callback_url: rx.url, dlr_events: true } } });
