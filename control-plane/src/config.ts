@@ -39,6 +39,9 @@ export interface Config {
   instanceId: string;
   /** How long a claim on a message or callback lasts without renewal; a crashed instance's work is retried after it. */
   leaseSeconds: number;
+  auth: { maxFailuresPerIp: number; maxFailuresPerUsername: number; windowSeconds: number; blockSeconds: number };
+  /** When set, GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>`. */
+  metricsToken?: string;
 }
 
 export class ConfigError extends Error {
@@ -128,6 +131,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   const submitRetryWindowSeconds = int('SUBMIT_RETRY_WINDOW_SECONDS', 3600, 1, 7 * 86400);
   const idempotencyWindowSeconds = int('IDEMPOTENCY_WINDOW_SECONDS', 72 * 3600, 60, 30 * 86400);
   const leaseSeconds = int('LEASE_SECONDS', 30, 2, 3600);
+  const auth = {
+    maxFailuresPerIp: int('AUTH_MAX_FAILURES_PER_IP', 20, 1, 1_000_000),
+    maxFailuresPerUsername: int('AUTH_MAX_FAILURES_PER_USERNAME', 50, 1, 1_000_000),
+    windowSeconds: int('AUTH_FAILURE_WINDOW_SECONDS', 300, 1, 86400),
+    blockSeconds: int('AUTH_BLOCK_SECONDS', 300, 1, 86400),
+  };
+  const metricsToken = env.METRICS_TOKEN && env.METRICS_TOKEN !== '' ? env.METRICS_TOKEN : undefined;
   const workersRaw = env.WORKERS ?? 'true';
   if (!['true', 'false'].includes(workersRaw)) problems.push(`WORKERS must be true or false, got ${JSON.stringify(workersRaw)}`);
   const instanceId = env.INSTANCE_ID && env.INSTANCE_ID !== '' ? env.INSTANCE_ID : `${require('node:os').hostname()}-${process.pid}-${require('node:crypto').randomBytes(3).toString('hex')}`;
@@ -155,6 +165,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     workers: workersRaw === 'true',
     instanceId,
     leaseSeconds,
+    auth,
+    metricsToken,
   };
 }
 

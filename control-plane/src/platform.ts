@@ -27,6 +27,8 @@ import { createLogger } from './shared/logger';
 import { SecretBox } from './shared/secrets';
 import { TrunkAccess } from './trunks/trunk-access';
 import { TrunkService } from './trunks/trunk-service';
+import { BruteForceGuard } from './auth/brute-force-guard';
+import { Metrics } from './shared/metrics';
 
 export interface Platform {
   url: string;
@@ -69,6 +71,16 @@ export async function startPlatform(config: Config, opts: PlatformOptions = {}):
     publicUrl: () => publicUrl,
   });
   const guard = new SsrfGuard(config.callbackAllowCidrs);
+  const bruteForce = new BruteForceGuard(config.auth);
+  const metrics = new Metrics(async () => {
+    const count = async (table: string, where: Record<string, string>) => Number((await db.knex(table).where(where).count({ n: '*' }))[0]!.n);
+    return {
+      messages_accepted: await count('messages', { status: 'accepted' }),
+      messages_awaiting_receipt: await count('messages', { status: 'submitted' }),
+      callbacks_pending: await count('callbacks', { state: 'pending' }),
+      callbacks_dead: await count('callbacks', { state: 'dead' }),
+    };
+  });
   const access = new TrunkAccess(db.knex, changes);
   const messages = new MessageQueries(db.knex);
   const services = {
@@ -96,6 +108,7 @@ export async function startPlatform(config: Config, opts: PlatformOptions = {}):
   const outbox = new CallbackOutbox(() => retryPolicy.maxAgeMs);
   const store = new MessageStore(outbox, access);
   const callbackWorker = new CallbackWorker(db.knex, (trunkId) => credentials.callbackSecrets(trunkId), guard, logger, {
+    metrics,
     instanceId: config.instanceId,
     policy: retryPolicy,
     batchSize: 500,
@@ -111,6 +124,7 @@ export async function startPlatform(config: Config, opts: PlatformOptions = {}):
   const outcomes = new TransactionBatcher<Outcome, CallbackRow[]>(db.knex, (trx, items) => store.recordOutcomes(trx, items), 500, (_i, r) => wakeCallbacks(r));
   const receipts = new TransactionBatcher<ReceiptItem, CallbackRow[]>(db.knex, (trx, items) => store.applyReceipts(trx, items), 500, (_i, r) => wakeCallbacks(r));
   const dispatcher = new Dispatcher(db.knex, store, outcomes, carriers, access, logger, {
+    metrics,
     instanceId: config.instanceId,
     batchSize: 500,
     maxInFlight: 2000,
@@ -123,6 +137,7 @@ export async function startPlatform(config: Config, opts: PlatformOptions = {}):
   for (const carrier of carriers.carriers.values()) {
     carrier.onReceipt(async (receipt) => {
       await receipts.submit({ connector: carrier.name, receipt });
+      metrics.receipts.inc({ connector: carrier.name, status: receipt.status });
     });
   }
 
@@ -143,10 +158,13 @@ export async function startPlatform(config: Config, opts: PlatformOptions = {}):
       access,
       clientIp: new ClientIpResolver(config.trustedProxies),
       rateLimiter: new RateLimiter(),
+      guard: bruteForce,
+      metrics,
       accept,
       queries: messages,
       idempotencyWindowMs: config.idempotencyWindowSeconds * 1000,
     },
+    metricsToken: config.metricsToken,
     callbackMaxAgeMs: () => retryPolicy.maxAgeMs,
     onCallbackReplay: () => callbackWorker.wake(),
     isDraining: () => draining,

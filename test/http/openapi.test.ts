@@ -278,6 +278,8 @@ function responseProblems(root: Json, res: ApiResponse, method: string, template
     if (!media) out.push(`${where}: media type ${mt} is not documented (documented: ${Object.keys(content).join(', ')})`);
     else if (mt === 'text/html') {
       if (!res.text.startsWith('<!doctype html>')) out.push(`${where}: not an HTML page`);
+    } else if (mt === 'text/plain') {
+      if (typeof res.text !== 'string' || res.text === '') out.push(`${where}: empty text body`);
     } else {
       let body: unknown;
       try {
@@ -538,6 +540,7 @@ describe('OpenAPI document', () => {
       await call('GET', '/healthz');
       await call('GET', '/readyz');
       await call('GET', '/openapi.json');
+      await call('GET', '/metrics');
       await call('GET', '/v1');
       const noToken = await call('GET', '/v1', { headers: { authorization: '' } });
       expect(noToken.status).to.equal(401);

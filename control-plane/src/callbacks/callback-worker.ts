@@ -7,6 +7,7 @@ import { TransactionBatcher } from '../db/transaction-batcher';
 import type { CallbackRow } from './outbox';
 import { classifyAttempt, nextAttemptAt, RetryPolicy } from './retry-policy';
 import { signCallback } from './signing';
+import type { Metrics } from '../shared/metrics';
 import type { SsrfGuard } from './ssrf-guard';
 
 export interface CallbackWorkerOptions {
@@ -20,6 +21,7 @@ export interface CallbackWorkerOptions {
   timeoutMs: number;
   leaseMs: number;
   pollMs: number;
+  metrics?: Metrics;
 }
 
 interface AttemptResult {
@@ -240,6 +242,9 @@ export class CallbackWorker {
           lease_owner: null,
           lease_until: null,
         });
+      const recorded = outcome === 'success' ? 'delivered' : update.state === 'dead' ? 'dead' : 'retry';
+      this.opts.metrics?.callbackAttempts.inc({ outcome: recorded, kind: r.row.kind });
+      if (recorded === 'delivered' && r.row.kind === 'dlr') this.opts.metrics?.receiptToCallback.observe((Date.now() - Date.parse(r.row.occurred_at)) / 1000);
       await trx('callback_attempts').insert({
         callback_id: r.row.id,
         attempted_at: r.attemptedAt,

@@ -17,6 +17,7 @@ import type { DidService } from '../dids/did-service';
 import { messageRoutes } from '../messages/message-routes';
 import { SendDeps, sendRoutes } from '../sending/send-routes';
 import { redactUrl } from '../shared/logger';
+import { safeEqual } from '../shared/secrets';
 import { trunkRoutes } from '../trunks/trunk-routes';
 import type { TrunkService } from '../trunks/trunk-service';
 import { errorMiddleware, notFoundRoute } from './error-middleware';
@@ -33,6 +34,7 @@ export interface AppDeps {
   trunks: TrunkService;
   credentials: CredentialService;
   send: SendDeps;
+  metricsToken?: string;
   callbackMaxAgeMs: () => number;
   onCallbackReplay: () => void;
   /** Set while shutting down so /readyz fails and load balancers drain this instance. */
@@ -67,7 +69,7 @@ export function createApp(deps: AppDeps): Express {
         res: (res: any) => ({ statusCode: res.statusCode }),
       },
       customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
-      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
+      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics' },
     }),
   );
 
@@ -88,12 +90,26 @@ export function createApp(deps: AppDeps): Express {
     res.type('application/json').send(openapi);
   });
 
+  app.get('/metrics', async (req, res) => {
+    if (deps.metricsToken !== undefined && !safeEqual(req.get('authorization') ?? '', `Bearer ${deps.metricsToken}`)) {
+      return void res.status(401).type('text/plain').send('metrics need Authorization: Bearer <METRICS_TOKEN>\n');
+    }
+    res.type(deps.send.metrics.registry.contentType).send(await deps.send.metrics.registry.metrics());
+  });
+
   app.use('/share', shareRoutes(deps.credentials, baseUrl));
   app.use(sendRoutes(deps.send));
 
   const v1 = express.Router();
   v1.use(async (req, res, next) => {
-    res.locals.actor = await deps.adminTokens.authenticate(req.get('Authorization'));
+    const ip = req.socket.remoteAddress;
+    await deps.send.guard.assertAllowed(ip);
+    try {
+      res.locals.actor = await deps.adminTokens.authenticate(req.get('Authorization'));
+    } catch (err) {
+      await deps.send.guard.recordFailure(ip);
+      throw err;
+    }
     next();
   });
   v1.use(requireJsonBody({ extraTypes: { '/dids/import': ['text/csv', 'text/plain'] } }));

@@ -5,6 +5,7 @@ import type { CallbackRow } from '../callbacks/outbox';
 import { CarrierError } from '../connectors/carrier';
 import type { CarrierRouter } from '../connectors/carrier-router';
 import type { TrunkAccess } from '../trunks/trunk-access';
+import type { Metrics } from '../shared/metrics';
 import { CODE } from './message-status';
 import type { ClaimedMessage, MessageStore, Outcome } from './message-store';
 
@@ -19,6 +20,7 @@ export interface DispatcherOptions {
   pollMs: number;
   /** How long retryable carrier failures are retried before the message fails with code 101. */
   retryWindowMs: number;
+  metrics?: Metrics;
 }
 
 /**
@@ -129,10 +131,13 @@ export class Dispatcher {
     if (policy.blocked) return { kind: 'failed', message: m, codeId: CODE.TRUNK_BLOCKED, detail: 'SMS trunk is blocked', at: at() };
     const carrier = this.router.route(m.destination);
     if (!carrier) return { kind: 'failed', message: m, codeId: CODE.NO_ROUTES, detail: `no route for ${m.destination}`, at: at() };
+    const timer = this.opts.metrics?.carrierSubmit.startTimer({ connector: carrier.name });
     try {
       const result = await carrier.submit({ messageId: m.id, source: m.source, destination: m.destination, content: m.content });
+      timer?.({ result: 'ok' });
       return { kind: 'submitted', message: m, connector: carrier.name, carrierMessageIds: result.carrierMessageIds, at: at() };
     } catch (err) {
+      timer?.({ result: 'error' });
       const e = err instanceof CarrierError ? err : new CarrierError(String((err as Error)?.message ?? err), true, CODE.INTERNAL);
       if (!e.retryable) return { kind: 'failed', message: m, codeId: e.codeId ?? CODE.ROUTING_FAILED, detail: e.message, at: at() };
       const age = Date.now() - Date.parse(m.created_at);

@@ -7,6 +7,8 @@ import { DomainError, notAuthenticated, rateLimited } from '../errors';
 import { JSONAPI_MEDIA_TYPE } from '../http/jsonapi';
 import type { CredentialService } from '../credentials/credential-service';
 import type { TrunkAccess, TrunkPolicy } from '../trunks/trunk-access';
+import type { BruteForceGuard } from '../auth/brute-force-guard';
+import type { Metrics } from '../shared/metrics';
 import { parseBasicAuth } from './basic-auth';
 import type { ClientIpResolver } from './client-ip';
 import type { AcceptItem, NewMessage } from './message-store';
@@ -15,6 +17,8 @@ import type { RateLimiter } from './rate-limiter';
 import { parseSubmission } from './submission';
 
 export interface SendDeps {
+  guard: BruteForceGuard;
+  metrics: Metrics;
   knex: Knex;
   credentials: CredentialService;
   access: TrunkAccess;
@@ -45,15 +49,19 @@ export function sendRoutes(deps: SendDeps): Router {
 
   const authenticate = async (req: Request, res: Response, next: NextFunction) => {
     res.setHeader('WWW-Authenticate', 'Basic realm="sms-out", charset="UTF-8"');
+    const ip = deps.clientIp.resolve(req);
     const basic = parseBasicAuth(req.get('authorization'));
-    if (!basic) throw notAuthenticated('UNAUTHORIZED', 'Send the trunk credentials with HTTP Basic authentication');
+    await deps.guard.assertAllowed(ip, basic?.username);
+    const fail = async (code: string, detail: string) => {
+      await deps.guard.recordFailure(ip, basic?.username);
+      return notAuthenticated(code, detail);
+    };
+    if (!basic) throw await fail('UNAUTHORIZED', 'Send the trunk credentials with HTTP Basic authentication');
     const entry = await deps.credentials.lookup(basic.username);
     const policy = entry ? await deps.access.policy(entry.trunkId) : null;
-    if (!entry || !policy) throw notAuthenticated('UNAUTHORIZED', 'Invalid username or password');
-    if (!deps.access.isIpAllowed(policy, deps.clientIp.resolve(req))) {
-      throw notAuthenticated('IP_NOT_ALLOWED', 'This client IP address is not in the trunk\'s allowed IP addresses');
-    }
-    if (!deps.credentials.passwordMatches(entry, basic.password)) throw notAuthenticated('UNAUTHORIZED', 'Invalid username or password');
+    if (!entry || !policy) throw await fail('UNAUTHORIZED', 'Invalid username or password');
+    if (!deps.access.isIpAllowed(policy, ip)) throw await fail('IP_NOT_ALLOWED', "This client IP address is not in the trunk's allowed IP addresses");
+    if (!deps.credentials.passwordMatches(entry, basic.password)) throw await fail('UNAUTHORIZED', 'Invalid username or password');
     res.removeHeader('WWW-Authenticate');
     res.locals.trunk = policy;
     next();
@@ -135,11 +143,19 @@ export function sendRoutes(deps: SendDeps): Router {
       }
       throw err;
     }
+    deps.metrics.submissions.inc({ result: 'accepted', reason: '' });
+    deps.metrics.accepted.inc({ trunk: policy.trunkId }, messages.length);
     reply(res, 201, text, false);
   };
 
-  r.post('/outbound_messages', authenticate, notBlocked, jsonApiOnly, raw, submit('outbound_messages'));
-  r.post('/bulk_outbound_messages', authenticate, notBlocked, jsonApiOnly, raw, submit('bulk_outbound_messages'));
+  // Counts every rejection by its code, then lets the error middleware answer.
+  const countRejection = (err: unknown, _req: Request, _res: Response, next: NextFunction) => {
+    deps.metrics.submissions.inc({ result: 'rejected', reason: err instanceof DomainError ? err.code : 'INTERNAL_ERROR' });
+    next(err);
+  };
+
+  r.post('/outbound_messages', authenticate, notBlocked, jsonApiOnly, raw, submit('outbound_messages'), countRejection);
+  r.post('/bulk_outbound_messages', authenticate, notBlocked, jsonApiOnly, raw, submit('bulk_outbound_messages'), countRejection);
 
   r.get('/outbound_messages/:id', authenticate, async (req, res) => {
     const view = await deps.queries.messageView(req.params.id as string, (res.locals.trunk as TrunkPolicy).trunkId);
