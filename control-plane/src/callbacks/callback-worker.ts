@@ -3,8 +3,10 @@ import https from 'node:https';
 import { Knex } from 'knex';
 import type { Logger } from 'pino';
 import { nowIso } from '../db/database';
+import { claimDue } from '../db/lease-claim';
 import { TransactionBatcher } from '../db/transaction-batcher';
 import type { CallbackRow } from './outbox';
+import { PollLoop } from '../shared/poll-loop';
 import { classifyAttempt, nextAttemptAt, RetryPolicy } from './retry-policy';
 import { signCallback } from './signing';
 import type { Metrics } from '../shared/metrics';
@@ -39,10 +41,7 @@ interface AttemptResult {
  * retried by the policy until its window ends, then the row is dead-lettered (replayable).
  */
 export class CallbackWorker {
-  private running = false;
-  private ticking = false;
-  private currentTick: Promise<void> = Promise.resolve();
-  private timer?: NodeJS.Timeout;
+  private readonly loop: PollLoop;
   private inFlight = 0;
   private readonly perEndpoint = new Map<string, number>();
   private readonly waiting: Array<{ row: CallbackRow; leaseUntilMs: number }> = [];
@@ -62,17 +61,15 @@ export class CallbackWorker {
     this.httpAgent = new http.Agent({ keepAlive: true, maxSockets: opts.perEndpoint, lookup: guard.lookup });
     this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets: opts.perEndpoint, lookup: guard.lookup });
     this.results = new TransactionBatcher(knex, (trx, items) => this.record(trx, items), 500);
+    this.loop = new PollLoop(() => this.tick(), opts.pollMs, (err) => this.logger.error({ err }, 'claiming callbacks failed'));
   }
 
   start(): void {
-    this.running = true;
-    this.schedule(0);
+    this.loop.start();
   }
 
   async stop(): Promise<void> {
-    this.running = false;
-    if (this.timer) clearTimeout(this.timer);
-    await this.currentTick;
+    await this.loop.stop();
     this.waiting.length = 0;
     if (this.inFlight > 0) await new Promise<void>((resolve) => (this.idle = resolve));
     await this.results.idle();
@@ -81,54 +78,22 @@ export class CallbackWorker {
   }
 
   wake(): void {
-    if (this.running && !this.ticking) this.schedule(0);
+    this.loop.wake();
   }
 
-  private schedule(ms: number): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.currentTick = this.tick();
-    }, ms);
+  /** Claims what fits next to the deliveries already running or waiting; true when it may find more at once. */
+  private async tick(): Promise<boolean> {
+    const room = this.opts.maxInFlight - this.inFlight - this.waiting.length;
+    if (room <= 0) return false;
+    const rows = await this.claim(Math.min(room, this.opts.batchSize));
+    const leaseUntilMs = Date.now() + this.opts.leaseMs;
+    for (const row of rows) this.waiting.push({ row, leaseUntilMs });
+    this.pump();
+    return rows.length > 0;
   }
 
-  private async tick(): Promise<void> {
-    if (!this.running || this.ticking) return;
-    this.ticking = true;
-    let claimed = 0;
-    try {
-      const room = this.opts.maxInFlight - this.inFlight - this.waiting.length;
-      if (room > 0) {
-        const rows = await this.claim(Math.min(room, this.opts.batchSize));
-        claimed = rows.length;
-        const leaseUntilMs = Date.now() + this.opts.leaseMs;
-        for (const row of rows) this.waiting.push({ row, leaseUntilMs });
-        this.pump();
-      }
-    } catch (err) {
-      this.logger.error({ err }, 'claiming callbacks failed');
-    } finally {
-      this.ticking = false;
-    }
-    if (this.running) this.schedule(claimed > 0 ? 0 : this.opts.pollMs);
-  }
-
-  private async claim(limit: number): Promise<CallbackRow[]> {
-    const now = nowIso();
-    const ids: string[] = await this.knex('callbacks')
-      .where('state', 'pending')
-      .where('next_attempt_at', '<=', now)
-      .where((q) => q.whereNull('lease_until').orWhere('lease_until', '<', now))
-      .orderBy('next_attempt_at')
-      .limit(limit)
-      .pluck('id');
-    if (!ids.length) return [];
-    const leaseUntil = new Date(Date.now() + this.opts.leaseMs).toISOString();
-    await this.knex('callbacks')
-      .whereIn('id', ids)
-      .where('state', 'pending')
-      .where((q) => q.whereNull('lease_until').orWhere('lease_until', '<', now))
-      .update({ lease_owner: this.opts.instanceId, lease_until: leaseUntil });
-    return this.knex('callbacks').whereIn('id', ids).where({ lease_owner: this.opts.instanceId, lease_until: leaseUntil, state: 'pending' });
+  private claim(limit: number): Promise<CallbackRow[]> {
+    return claimDue<CallbackRow>(this.knex, 'callbacks', { pending: { state: 'pending' }, owner: this.opts.instanceId, limit, leaseMs: this.opts.leaseMs });
   }
 
   /** Starts waiting deliveries while their endpoint has room; ones whose lease is nearly over are left for a fresh claim. */
@@ -154,7 +119,7 @@ export class CallbackWorker {
         if (n === 0) this.perEndpoint.delete(endpoint);
         else this.perEndpoint.set(endpoint, n);
         if (this.inFlight === 0 && this.idle) this.idle();
-        if (this.running) {
+        if (this.loop.isRunning) {
           this.pump();
           this.wake();
         }

@@ -6,6 +6,7 @@ import { CarrierError } from '../connectors/carrier';
 import type { CarrierRouter } from '../connectors/carrier-router';
 import type { TrunkAccess } from '../trunks/trunk-access';
 import type { Metrics } from '../shared/metrics';
+import { PollLoop } from '../shared/poll-loop';
 import { CODE } from './message-status';
 import type { ClaimedMessage, MessageStore, Outcome } from './message-store';
 
@@ -28,11 +29,8 @@ export interface DispatcherOptions {
  * crash at any point leaves the message claimable again: at-least-once, with the message id stable.
  */
 export class Dispatcher {
-  private running = false;
-  private timer?: NodeJS.Timeout;
+  private readonly loop: PollLoop;
   private inFlight = 0;
-  private ticking = false;
-  private currentTick: Promise<void> = Promise.resolve();
   private idle?: () => void;
   private readonly inFlightIds = new Set<string>();
   private renewTimer?: NodeJS.Timeout;
@@ -45,11 +43,12 @@ export class Dispatcher {
     private readonly access: TrunkAccess,
     private readonly logger: Logger,
     private readonly opts: DispatcherOptions,
-  ) {}
+  ) {
+    this.loop = new PollLoop(() => this.tick(), opts.pollMs, (err) => this.logger.error({ err }, 'claiming messages failed'));
+  }
 
   start(): void {
-    this.running = true;
-    this.schedule(0);
+    this.loop.start();
     // Leases are short so a crashed instance's work is picked up quickly; live work keeps its lease.
     this.renewTimer = setInterval(() => void this.renewLeases(), Math.max(100, Math.floor(this.opts.leaseMs / 3)));
   }
@@ -68,43 +67,24 @@ export class Dispatcher {
   }
 
   async stop(): Promise<void> {
-    this.running = false;
-    if (this.timer) clearTimeout(this.timer);
     if (this.renewTimer) clearInterval(this.renewTimer);
-    await this.currentTick;
+    await this.loop.stop();
     if (this.inFlight > 0) await new Promise<void>((resolve) => (this.idle = resolve));
     await this.outcomes.idle();
   }
 
   /** Called after new messages commit, so they do not wait for the next poll. */
   wake(): void {
-    if (this.running && !this.ticking) this.schedule(0);
+    this.loop.wake();
   }
 
-  private schedule(ms: number): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.currentTick = this.tick();
-    }, ms);
-  }
-
-  private async tick(): Promise<void> {
-    if (!this.running || this.ticking) return;
-    this.ticking = true;
-    let claimed = 0;
-    try {
-      const room = this.opts.maxInFlight - this.inFlight;
-      if (room > 0) {
-        const batch = await this.store.claim(this.knex, this.opts.instanceId, Math.min(room, this.opts.batchSize), this.opts.leaseMs);
-        claimed = batch.length;
-        for (const m of batch) void this.process(m);
-      }
-    } catch (err) {
-      this.logger.error({ err }, 'claiming messages failed');
-    } finally {
-      this.ticking = false;
-    }
-    if (this.running) this.schedule(claimed > 0 && this.inFlight < this.opts.maxInFlight ? 0 : this.opts.pollMs);
+  /** Claims what fits in the in-flight budget; true when it may find more at once. */
+  private async tick(): Promise<boolean> {
+    const room = this.opts.maxInFlight - this.inFlight;
+    if (room <= 0) return false;
+    const batch = await this.store.claim(this.knex, this.opts.instanceId, Math.min(room, this.opts.batchSize), this.opts.leaseMs);
+    for (const m of batch) void this.process(m);
+    return batch.length > 0 && this.inFlight < this.opts.maxInFlight;
   }
 
   private async process(m: ClaimedMessage): Promise<void> {
@@ -120,7 +100,7 @@ export class Dispatcher {
       this.inFlight--;
       this.inFlightIds.delete(m.id);
       if (this.inFlight === 0 && this.idle) this.idle();
-      if (this.running && this.inFlight < this.opts.maxInFlight) this.wake();
+      if (this.inFlight < this.opts.maxInFlight) this.wake();
     }
   }
 

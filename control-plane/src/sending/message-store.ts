@@ -1,5 +1,6 @@
 import { Knex } from 'knex';
 import { nowIso } from '../db/database';
+import { claimDue } from '../db/lease-claim';
 import type { CallbackEvent, CallbackOutbox, CallbackRow } from '../callbacks/outbox';
 import { DeliveryReceipt, isFinalReceiptStatus, ReceiptStatus } from '../connectors/carrier';
 import type { TrunkAccess } from '../trunks/trunk-access';
@@ -60,27 +61,15 @@ export class MessageStore {
     return items.map(() => undefined);
   }
 
-  /** Claims due messages with a lease; the guarded UPDATE makes concurrent claimers skip each other's rows. */
-  async claim(knex: Knex, owner: string, limit: number, leaseMs: number): Promise<ClaimedMessage[]> {
-    const now = nowIso();
-    const ids: string[] = await knex('messages')
-      .where('status', 'accepted')
-      .where('next_attempt_at', '<=', now)
-      .where((q) => q.whereNull('lease_until').orWhere('lease_until', '<', now))
-      .orderBy('next_attempt_at')
-      .limit(limit)
-      .pluck('id');
-    if (ids.length === 0) return [];
-    const leaseUntil = new Date(Date.now() + leaseMs).toISOString();
-    await knex('messages')
-      .whereIn('id', ids)
-      .where('status', 'accepted')
-      .where((q) => q.whereNull('lease_until').orWhere('lease_until', '<', now))
-      .update({ lease_owner: owner, lease_until: leaseUntil });
-    return knex('messages')
-      .whereIn('id', ids)
-      .where({ lease_owner: owner, lease_until: leaseUntil, status: 'accepted' })
-      .select('id', 'trunk_id', 'source', 'destination', 'content', 'encoding', 'segments', 'created_at', 'submit_attempts');
+  /** Claims due messages with a lease (see claimDue). */
+  claim(knex: Knex, owner: string, limit: number, leaseMs: number): Promise<ClaimedMessage[]> {
+    return claimDue<ClaimedMessage>(knex, 'messages', {
+      pending: { status: 'accepted' },
+      owner,
+      limit,
+      leaseMs,
+      columns: ['id', 'trunk_id', 'source', 'destination', 'content', 'encoding', 'segments', 'created_at', 'submit_attempts'],
+    });
   }
 
   async recordOutcomes(trx: Knex.Transaction, outcomes: Outcome[]): Promise<CallbackRow[][]> {
