@@ -304,6 +304,35 @@ describe('SmppCarrier against a test SMSC over TCP', () => {
     expect(next.carrierMessageIds).to.have.length(1);
   });
 
+  it('does not abandon a written part at submitTimeoutMs: its response gets responseTimeoutMs from the write', async () => {
+    const { smsc, carrier } = await bound({ responseDelayMs: 250 }, { submitTimeoutMs: 100, responseTimeoutMs: 1000 });
+
+    const result = await carrier.submit(msg('slow answer'));
+
+    expect(result.carrierMessageIds).to.deep.equal([smsc.submits[0]!.messageId]);
+    expect(smsc.submits).to.have.length(1);
+    expect(carrier.stats).to.include({ submitted: 1, acked: 1, failed: 0 });
+  });
+
+  it('fails a message still queued at submitTimeoutMs and never writes it later', async () => {
+    const smsc = await startSmsc();
+    const port = smsc.port;
+    const carrier = carrierFor(smsc, { submitTimeoutMs: 150 });
+    carrier.onReceipt(async () => undefined);
+    await carrier.start();
+    await smsc.stop();
+    await until('disconnected', () => !carrier.connected);
+
+    const err = await rejection(carrier.submit(msg('during the outage')));
+    const back = await startSmsc({ port });
+    await until('rebound', () => carrier.connected);
+    await sleep(100);
+
+    expect(err.retryable).to.equal(true);
+    expect(err.message).to.contain('not bound to the SMSC');
+    expect(back.submits).to.have.length(0);
+  });
+
   it('never has more than windowSize submits outstanding', async () => {
     const { smsc, carrier } = await bound({ responseDelayMs: 50 }, { windowSize: 3 });
 

@@ -40,8 +40,13 @@ export interface TestSmscOptions {
   password?: string;
   /** @default 50 */
   receiptDelayMs?: number;
-  /** Receipt status per destination; null sends no receipt. @default always 'DELIVRD' */
-  receiptStatus?: (destination: string) => ReceiptStat | null;
+  /**
+   * Receipt status per submit_sm (the destination, and the whole submit for per-part decisions:
+   * `submit.udh?.[5]` is a part's sequence number); null sends no receipt. @default always 'DELIVRD'
+   */
+  receiptStatus?: (destination: string, submit: RecordedSubmit) => ReceiptStat | null;
+  /** How many times each receipt is sent (duplicates, each a deliver_sm of its own, like an SMSC that redelivers after an ack it lost). @default 1 */
+  receiptCopies?: number;
   /** Send the receipt first, then the submit_sm_resp (after responseDelayMs). @default false */
   receiptBeforeResp?: boolean;
   /** Hold each submit_sm_resp this long. @default 0 */
@@ -137,6 +142,7 @@ export class TestSmsc extends EventEmitter {
       redeliveryDelayMs: options.redeliveryDelayMs ?? 100,
       maxRedeliveries: options.maxRedeliveries ?? 5,
       messageIdPrefix: options.messageIdPrefix ?? 'SMSC',
+      receiptCopies: options.receiptCopies ?? 1,
     };
     this.server = smpp.createServer((session) => this.accept(session));
   }
@@ -317,15 +323,19 @@ export class TestSmsc extends EventEmitter {
     const messageId = `${this.options.messageIdPrefix}${(this.nextId++).toString(16).toUpperCase().padStart(8, '0')}`;
     submit.messageId = messageId;
     submit.commandStatus = 0;
-    const stat = this.options.receiptStatus(submit.destinationAddr);
+    const stat = this.options.receiptStatus(submit.destinationAddr, submit);
     const receipt = stat && submit.registeredDelivery & 0x01 ? this.receiptFor(submit, messageId, stat, session) : undefined;
+    // Each copy is a PendingReceipt of its own: unacked copies are tracked (and redelivered) separately.
+    const deliverCopies = () => {
+      for (let i = 0; receipt && i < this.options.receiptCopies; i++) this.deliver({ ...receipt });
+    };
     if (receipt && this.options.receiptBeforeResp) {
-      this.deliver(receipt);
+      deliverCopies();
       this.respond(session, pdu, { message_id: messageId });
       return;
     }
     this.respond(session, pdu, { message_id: messageId }, () => {
-      if (receipt) this.later(() => this.deliver(receipt), this.options.receiptDelayMs);
+      if (receipt) this.later(deliverCopies, this.options.receiptDelayMs);
     });
   }
 

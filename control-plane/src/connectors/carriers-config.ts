@@ -60,6 +60,7 @@ export function buildCarriers(spec: CarriersFile, env: NodeJS.ProcessEnv, logger
           maxSubmitsPerSecond: num(c.maxSubmitsPerSecond),
           enquireLinkIntervalMs: num(c.enquireLinkIntervalMs),
           submitTimeoutMs: num(c.submitTimeoutMs),
+          responseTimeoutMs: num(c.responseTimeoutMs),
           logger: log,
         }),
       );

@@ -35,8 +35,18 @@ export interface SmppCarrierOptions {
   readonly reconnectInitialDelayMs?: number;
   /** @default 30000 */
   readonly reconnectMaxDelayMs?: number;
-  /** From submit() to the last part's submit_sm_resp, queueing included. @default 10000 */
+  /**
+   * How long a message may wait to be written (not bound, window full, throughput cap) from
+   * submit(). A message that times out unsent fails with a retryable error and is never written
+   * later, so retrying it cannot duplicate it. @default 10000
+   */
   readonly submitTimeoutMs?: number;
+  /**
+   * From writing a submit_sm to its submit_sm_resp. Counted per part from its own write, so a part
+   * written just before submitTimeoutMs still gets this long for its answer instead of being
+   * abandoned (and retried, i.e. duplicated) while the answer is on its way. @default submitTimeoutMs
+   */
+  readonly responseTimeoutMs?: number;
   /** From TCP connect to bind_transceiver_resp. @default 10000 */
   readonly bindTimeoutMs?: number;
   readonly logger?: ConnectorLogger;
@@ -119,6 +129,8 @@ interface PartJob {
   readonly params: smpp.PduFields;
   state: 'queued' | 'sent' | 'done';
   sequence?: number;
+  /** Runs from the write of the submit_sm to responseTimeoutMs. */
+  responseTimer?: NodeJS.Timeout;
   /** Resolves however the part ends; receipts that overtake a response wait on it. */
   readonly done: Promise<void>;
   markDone(): void;
@@ -143,6 +155,7 @@ export class SmppCarrier implements Carrier {
   private readonly reconnectInitialDelayMs: number;
   private readonly reconnectMaxDelayMs: number;
   private readonly submitTimeoutMs: number;
+  private readonly responseTimeoutMs: number;
   private readonly bindTimeoutMs: number;
   private readonly bucket: TokenBucket;
   private readonly log?: ConnectorLogger;
@@ -170,11 +183,14 @@ export class SmppCarrier implements Carrier {
     this.reconnectInitialDelayMs = options.reconnectInitialDelayMs ?? 500;
     this.reconnectMaxDelayMs = options.reconnectMaxDelayMs ?? 30_000;
     this.submitTimeoutMs = options.submitTimeoutMs ?? 10_000;
+    this.responseTimeoutMs = options.responseTimeoutMs ?? this.submitTimeoutMs;
     this.bindTimeoutMs = options.bindTimeoutMs ?? 10_000;
     const rate = options.maxSubmitsPerSecond ?? 100;
     const problems: string[] = [];
     if (!Number.isInteger(this.windowSize) || this.windowSize < 1) problems.push(`windowSize must be an integer >= 1, got ${this.windowSize}`);
     if (!(rate > 0)) problems.push(`maxSubmitsPerSecond must be > 0, got ${rate}`);
+    if (!(this.submitTimeoutMs > 0)) problems.push(`submitTimeoutMs must be > 0, got ${this.submitTimeoutMs}`);
+    if (!(this.responseTimeoutMs > 0)) problems.push(`responseTimeoutMs must be > 0, got ${this.responseTimeoutMs}`);
     if (!(this.enquireLinkIntervalMs > 0)) problems.push(`enquireLinkIntervalMs must be > 0, got ${this.enquireLinkIntervalMs}`);
     if (!(this.reconnectInitialDelayMs > 0) || this.reconnectMaxDelayMs < this.reconnectInitialDelayMs) {
       problems.push(`reconnect delays must satisfy 0 < initial <= max, got ${this.reconnectInitialDelayMs} and ${this.reconnectMaxDelayMs}`);
@@ -273,23 +289,17 @@ export class SmppCarrier implements Carrier {
         job.parts.push(part);
         this.queue.push(part);
       });
+      // Only parts still queued expire here; a part already written waits for its own response
+      // timer. Abandoning a written part because the message queued for long (an outage) would
+      // make the retry a duplicate whenever the SMSC answers a moment later.
       job.timer = setTimeout(() => {
+        if (!job.parts.some((p) => p.state === 'queued')) return;
         const sent = job.parts.some((p) => p.state !== 'queued');
-        // Give up on the responses too: a silent SMSC must not hold the window forever. A late
-        // response for these sequence numbers is then ignored.
-        for (const part of job.parts) {
-          if (part.state === 'sent' && part.sequence !== undefined) {
-            this.inflight.delete(part.sequence);
-            this.stats.failed++;
-            this.finishPart(part);
-          }
-        }
         this.failJob(
           job,
           new CarrierError(
-            sent
-              ? `${this.name}: no submit_sm_resp within ${this.submitTimeoutMs} ms; the SMSC may still have accepted the message`
-              : `${this.name}: not sent within ${this.submitTimeoutMs} ms (${this.connected ? 'window full or throughput cap' : 'not bound to the SMSC'})`,
+            `${this.name}: not sent within ${this.submitTimeoutMs} ms (${this.connected ? 'window full or throughput cap' : 'not bound to the SMSC'})` +
+              (sent ? '; parts already written may reach the handset' : ''),
             true,
             CARRIER_CODE_INTERNAL,
           ),
@@ -421,6 +431,9 @@ export class SmppCarrier implements Carrier {
       part.sequence = pdu.sequence_number;
       this.inflight.set(pdu.sequence_number, part);
       this.stats.submitted++;
+      // Give up on the response eventually: a silent SMSC must not hold the window forever. A late
+      // response for this sequence number is then ignored.
+      part.responseTimer = setTimeout(() => this.responseTimedOut(part), this.responseTimeoutMs);
     }
   }
 
@@ -478,7 +491,23 @@ export class SmppCarrier implements Carrier {
     this.pump();
   }
 
+  private responseTimedOut(part: PartJob): void {
+    if (part.state !== 'sent' || part.sequence === undefined || this.inflight.get(part.sequence) !== part) return;
+    this.inflight.delete(part.sequence);
+    this.stats.failed++;
+    this.finishPart(part);
+    this.failJob(
+      part.job,
+      new CarrierError(
+        `${this.name}: no submit_sm_resp within ${this.responseTimeoutMs} ms; the SMSC may still have accepted the message`,
+        true,
+        CARRIER_CODE_INTERNAL,
+      ),
+    );
+  }
+
   private finishPart(part: PartJob): void {
+    clearTimeout(part.responseTimer);
     part.state = 'done';
     part.markDone();
   }
