@@ -1,5 +1,6 @@
 import { Router } from 'express';
-import { readResource } from '../http/jsonapi';
+import { ErrorCollector } from '../errors';
+import { readResource, rejectUnknownAttributes } from '../http/jsonapi';
 import { send } from '../http/middleware';
 import { AdminTokens } from './admin-tokens';
 
@@ -10,6 +11,9 @@ export function adminTokenRoutes(tokens: AdminTokens): Router {
   });
   r.post('/', async (req, res) => {
     const doc = readResource(req.body, 'admin_tokens');
+    const errors = new ErrorCollector();
+    rejectUnknownAttributes(doc.attributes, ['name'], [], errors);
+    errors.throwIfAny();
     const { id, ...attributes } = await tokens.create(doc.attributes.name as string, res.locals.actor);
     res.setHeader('Cache-Control', 'no-store');
     send(res, 201, { data: { type: 'admin_tokens', id, attributes }, meta: { note: 'The token is shown only in this response; it is stored as a hash.' } });

@@ -38,8 +38,8 @@ export class AdminTokens {
 
   async create(name: string, actor: Actor): Promise<AdminTokenInfo & { token: string }> {
     const trimmed = typeof name === 'string' ? name.trim() : '';
-    if (trimmed.length < 1 || trimmed.length > 100) {
-      throw invalidInput('TOKEN_NAME_INVALID', 'name must be 1 to 100 characters', '/data/attributes/name');
+    if (trimmed.length < 1 || trimmed.length > 100 || /[\u0000-\u001f\u007f]/.test(trimmed)) {
+      throw invalidInput('NAME_INVALID', 'name must be 1 to 100 printable characters', '/data/attributes/name');
     }
     const token = generateToken('sat');
     const info: AdminTokenInfo = { id: crypto.randomUUID(), name: trimmed, created_at: nowIso(), revoked_at: null };

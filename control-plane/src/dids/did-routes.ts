@@ -20,7 +20,8 @@ export function didRoutes(service: DidService): Router {
 
   r.get('/', async (req, res) => {
     const page = readPage(req);
-    const number = queryString(req, 'filter[number]')?.replace(/^\+/, '');
+    // A "+" typed into a URL arrives as a space; both are ignored in front of the digits.
+    const number = queryString(req, 'filter[number]')?.trim().replace(/^\+/, '');
     if (number !== undefined && !/^\d{0,15}$/.test(number)) {
       throw invalidInput('PARAMETER_INVALID', `filter[number] must be digits, got ${short(number)}`, undefined, { parameter: 'filter[number]' });
     }

@@ -9,7 +9,7 @@ const STATUSES = ['accepted', 'submitted', 'failed', 'delivered', 'undeliverable
 
 const iso = (value: string | undefined, name: string): string | undefined => {
   if (value === undefined) return undefined;
-  const t = Date.parse(value);
+  const t = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(value) ? Date.parse(value) : Number.NaN;
   if (Number.isNaN(t)) throw invalidInput('PARAMETER_INVALID', `${name} must be an ISO-8601 time such as 2026-11-24T10:00:00Z`, undefined, { parameter: name });
   return new Date(t).toISOString();
 };

@@ -120,7 +120,8 @@ export function parseTrunkSpec(doc: IncomingResource, base?: TrunkSpec): TrunkSp
 }
 
 export function parseIfMatch(header: string | undefined): number | undefined {
-  if (header === undefined) return undefined;
+  // "*" matches any current version (RFC 9110), so it only asks that the resource exists.
+  if (header === undefined || header.trim() === '*') return undefined;
   const m = /^\s*(?:W\/)?"?(\d+)"?\s*$/.exec(header);
   if (!m) throw preconditionFailed('IF_MATCH_INVALID', `If-Match must be the version, e.g. "3", got ${JSON.stringify(header)}`);
   return Number(m[1]);
