@@ -24,7 +24,8 @@ export interface TrunkPolicy {
  */
 export class TrunkAccess {
   private readonly policies = new Map<string, { policy: TrunkPolicy | null; loadedAtMs: number }>();
-  private smsOut?: { dids: Set<string>; loadedAtMs: number };
+  /** Per-DID answers for any-DID trunks: senders are few, the DID inventory can be large. */
+  private readonly smsOut = new Map<string, { allowed: boolean; loadedAtMs: number }>();
   private generation = 0;
 
   constructor(
@@ -36,7 +37,7 @@ export class TrunkAccess {
       if (kind === 'credentials') return;
       this.generation++;
       this.policies.clear();
-      this.smsOut = undefined;
+      this.smsOut.clear();
     });
   }
 
@@ -63,7 +64,7 @@ export class TrunkAccess {
 
   async isSourceAllowed(policy: TrunkPolicy, source: string): Promise<boolean> {
     if (!policy.anyDid) return policy.dids.has(source);
-    return (await this.smsOutDids()).has(source);
+    return this.isSmsOutDid(source);
   }
 
   /** The helper the send path and tests call. */
@@ -77,14 +78,18 @@ export class TrunkAccess {
     };
   }
 
-  private async smsOutDids(): Promise<Set<string>> {
+  private async isSmsOutDid(did: string): Promise<boolean> {
     const now = Date.now();
-    if (this.smsOut && now - this.smsOut.loadedAtMs <= this.ttlMs) return this.smsOut.dids;
+    const hit = this.smsOut.get(did);
+    if (hit && now - hit.loadedAtMs <= this.ttlMs) return hit.allowed;
     const generation = this.generation;
-    const rows = await this.knex('did_capabilities').where('capability', 'sms_out').select('did_number');
-    const dids = new Set<string>(rows.map((r: any) => r.did_number));
-    if (generation === this.generation) this.smsOut = { dids, loadedAtMs: now };
-    return dids;
+    const row = await this.knex('did_capabilities').where({ did_number: did, capability: 'sms_out' }).first('did_number');
+    const allowed = row !== undefined;
+    if (generation === this.generation) {
+      if (this.smsOut.size > 100_000) this.smsOut.clear();
+      this.smsOut.set(did, { allowed, loadedAtMs: now });
+    }
+    return allowed;
   }
 
   private async load(trunkId: string, db: Knex | Knex.Transaction): Promise<TrunkPolicy | null> {
