@@ -18,6 +18,8 @@ export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 /** The command line or the configuration is wrong: unknown command or option, missing TRUNKCTL_URL. */
 export const EXIT_USAGE = 2;
+/** `trunkctl drift` found differences between a stack and the control plane. */
+export const EXIT_DRIFT = 3;
 
 /** An error the CLI reports as one line (without a stack) and turns into an exit code. */
 export class CliError extends Error {
@@ -33,6 +35,7 @@ export class CliError extends Error {
 interface GlobalOptions {
   url?: string;
   token?: string;
+  tokenEnv?: string;
   json?: boolean;
 }
 
@@ -52,10 +55,11 @@ export class CliContext {
   }
 
   /** Flags win over the environment, so one call can target another server without re-exporting. */
-  client(): ApiClient {
-    const url = this.globals.url ?? nonEmpty(this.io.env.TRUNKCTL_URL);
-    const token = this.globals.token ?? nonEmpty(this.io.env.TRUNKCTL_TOKEN);
-    const missing = [url === undefined && 'TRUNKCTL_URL', token === undefined && 'TRUNKCTL_TOKEN'].filter(Boolean);
+  client(defaults: { url?: string; tokenEnv?: string } = {}): ApiClient {
+    const tokenEnv = this.globals.tokenEnv ?? defaults.tokenEnv ?? 'TRUNKCTL_TOKEN';
+    const url = this.globals.url ?? defaults.url ?? nonEmpty(this.io.env.TRUNKCTL_URL);
+    const token = this.globals.token ?? nonEmpty(this.io.env[tokenEnv]);
+    const missing = [url === undefined && 'TRUNKCTL_URL', token === undefined && tokenEnv].filter(Boolean);
     if (missing.length) {
       const flags = missing.map((m) => (m === 'TRUNKCTL_URL' ? '--url' : '--token')).join('/');
       throw new CliError(`set ${missing.join(' and ')} (or pass ${flags}); \`trunkctl serve\` prints the values on first start`, EXIT_USAGE);

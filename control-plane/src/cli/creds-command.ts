@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import { CliContext, CliError } from './cli-context';
 import { formatFields, show } from './format';
 import { nonNegativeInt, positiveInt } from './options';
-import { resolveByIdOrName } from './resolve';
+import { resolveTrunk } from './trunks-command';
 
 type Context = (cmd: Command) => CliContext;
 type Format = 'text' | 'env' | 'json';
@@ -16,13 +16,14 @@ export function credsCommand(parent: Command, context: Context): void {
   creds
     .command('show')
     .description('show the username, password and send URL of a trunk')
-    .argument('<trunk>', 'trunk id or name')
+    .argument('[trunk]', 'trunk id or name (or use --ref)')
+    .option('--ref <external-reference>', 'the trunk with this external_reference_id (as a CDKTF stack declares it)')
     .addOption(formatOption())
     .addHelpText('after', '\nExample: eval "$(trunkctl creds show acme --format env)"   or   trunkctl creds show acme --format env >> "$GITHUB_ENV"')
-    .action(async (ref: string, opts: { format: Format }, cmd: Command) => {
+    .action(async (name: string | undefined, opts: { ref?: string; format: Format }, cmd: Command) => {
       const ctx = context(cmd);
       const client = ctx.client();
-      const { data } = await resolveByIdOrName(client, 'sms_trunks', ref);
+      const { data } = await resolveTrunk(client, name, opts.ref);
       const doc = await client.get(`/v1/sms_trunks/${data.id}/credentials`);
       printCredentials(ctx, doc, ctx.json ? 'json' : opts.format);
     });
@@ -30,13 +31,14 @@ export function credsCommand(parent: Command, context: Context): void {
   creds
     .command('regenerate')
     .description('issue a new password; the old one stops working (after --grace seconds)')
-    .argument('<trunk>', 'trunk id or name')
+    .argument('[trunk]', 'trunk id or name (or use --ref)')
+    .option('--ref <external-reference>', 'the trunk with this external_reference_id (as a CDKTF stack declares it)')
     .option('--grace <seconds>', 'keep accepting the old password this long, for a rolling switch', nonNegativeInt)
     .addOption(formatOption())
-    .action(async (ref: string, opts: { grace?: number; format: Format }, cmd: Command) => {
+    .action(async (name: string | undefined, opts: { ref?: string; grace?: number; format: Format }, cmd: Command) => {
       const ctx = context(cmd);
       const client = ctx.client();
-      const { data } = await resolveByIdOrName(client, 'sms_trunks', ref);
+      const { data } = await resolveTrunk(client, name, opts.ref);
       const attributes = opts.grace === undefined ? {} : { grace_period_seconds: opts.grace };
       const doc = await client.request('POST', `/v1/sms_trunks/${data.id}/credentials/regenerate`, { json: { data: { type: 'credential_regenerations', attributes } } });
       printCredentials(ctx, doc, ctx.json ? 'json' : opts.format);
@@ -45,13 +47,14 @@ export function credsCommand(parent: Command, context: Context): void {
   creds
     .command('share')
     .description('create a one-time link that reveals the credentials once, e.g. for a customer')
-    .argument('<trunk>', 'trunk id or name')
+    .argument('[trunk]', 'trunk id or name (or use --ref)')
+    .option('--ref <external-reference>', 'the trunk with this external_reference_id (as a CDKTF stack declares it)')
     .option('--expires <seconds>', 'link lifetime (server default when left out)', positiveInt)
     .option('--recipient <text>', 'who the link is for; shown on the page and in the audit log')
-    .action(async (ref: string, opts: { expires?: number; recipient?: string }, cmd: Command) => {
+    .action(async (name: string | undefined, opts: { ref?: string; expires?: number; recipient?: string }, cmd: Command) => {
       const ctx = context(cmd);
       const client = ctx.client();
-      const { data } = await resolveByIdOrName(client, 'sms_trunks', ref);
+      const { data } = await resolveTrunk(client, name, opts.ref);
       const attributes = { expires_in_seconds: opts.expires, recipient: opts.recipient };
       const doc = await client.request('POST', `/v1/sms_trunks/${data.id}/credentials/share`, { json: { data: { type: 'share_links', attributes } } });
       if (ctx.json) return ctx.printJson(doc);

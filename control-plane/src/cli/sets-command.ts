@@ -50,11 +50,20 @@ export function setsCommand(parent: Command, context: Context): void {
     .command('delete')
     .description('delete a DID set (refused while a trunk uses it)')
     .argument('<set>', 'DID set id or name')
-    .action(async (ref: string, _opts: unknown, cmd: Command) => {
+    .option('--if-spec-hash <hash>', 'delete the set of this name only while it carries this managed_spec_hash (what a stack applied)')
+    .option('--force', 'delete even a set managed by a stack (managed_by)')
+    .action(async (ref: string, opts: { ifSpecHash?: string; force?: boolean }, cmd: Command) => {
       const ctx = context(cmd);
       const client = ctx.client();
+      if (opts.ifSpecHash !== undefined) {
+        const doc = await client.request('DELETE', `/v1/did_sets/by-name/${encodeURIComponent(ref)}`, { query: { if_managed_spec_hash: opts.ifSpecHash } });
+        if (ctx.json) return ctx.printJson(doc);
+        const m = doc.meta;
+        ctx.out(`DID set "${ref}": ${m.deleted ? 'deleted' : m.reason === 'not_found' ? 'not found, nothing deleted' : 'kept: it carries another spec hash'}`);
+        return;
+      }
       const { data } = await resolveByIdOrName(client, 'did_sets', ref);
-      await client.request('DELETE', `/v1/did_sets/${data.id}`);
+      await client.request('DELETE', `/v1/did_sets/${data.id}`, { query: { force: opts.force ? 'true' : undefined } });
       if (!ctx.json) ctx.out(`DID set "${data.attributes.name}" deleted (${data.id})`);
     });
 }

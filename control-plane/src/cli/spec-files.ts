@@ -12,14 +12,18 @@ Spec file (JSON; one spec or an array of specs, "-" reads stdin):
     "outgoing_did_sets": ["us-longcodes"], DID set NAMES (see trunkctl sets)
     "dlr_events": true,
     "blocked": false,
-    "external_reference_id": "crm-42"      optional stable key
+    "external_reference_id": "crm-42",     optional stable key
+    "rate_limit_per_second": 50,           null for no limit
+    "managed_by": "cdktf:prod",            owner: manual edits then need --force
+    "managed_spec_hash": "…"               the owner's spec hash (for conditional deletes)
   }
 
 Apply is an idempotent upsert of the whole spec: keys left out take their defaults. With
 external_reference_id the trunk is matched by it (PUT /v1/sms_trunks/by-external-reference/{ref}),
 so renaming keeps the same trunk; otherwise by name (PUT /v1/sms_trunks/by-name/{name}).
 Each spec reports created, updated or unchanged. An array is applied in order and stops at the
-first error; the specs before it stay applied.
+first error; the specs before it stay applied. A trunk managed by a stack (managed_by) refuses a
+spec with another owner unless --force is given.
 `;
 
 export const SET_SPEC_HELP = `
@@ -30,8 +34,19 @@ Apply replaces the set's DIDs with the listed ones (PUT /v1/did_sets/by-name/{na
 reports created, updated or unchanged.
 `;
 
-const TRUNK_KEYS = ['name', 'callback_url', 'allowed_ips', 'allow_any_did_as_source', 'outgoing_dids', 'outgoing_did_sets', 'dlr_events', 'blocked', 'external_reference_id'];
-const TRUNK_ATTRIBUTES = ['name', 'callback_url', 'allowed_ips', 'allow_any_did_as_source', 'dlr_events', 'blocked', 'external_reference_id'];
+const TRUNK_ATTRIBUTES = [
+  'name',
+  'callback_url',
+  'allowed_ips',
+  'allow_any_did_as_source',
+  'dlr_events',
+  'blocked',
+  'external_reference_id',
+  'rate_limit_per_second',
+  'managed_by',
+  'managed_spec_hash',
+];
+const TRUNK_KEYS = [...TRUNK_ATTRIBUTES, 'outgoing_dids', 'outgoing_did_sets'];
 const SET_KEYS = ['name', 'dids'];
 
 export interface Spec {

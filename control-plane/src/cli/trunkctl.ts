@@ -3,6 +3,8 @@ import { ApiError, UnreachableError } from './api-client';
 import { CliContext, CliError, CliIo, EXIT_FAILED, EXIT_OK, EXIT_USAGE } from './cli-context';
 import { credsCommand } from './creds-command';
 import { didsCommand } from './dids-command';
+import { driftCommand } from './drift-command';
+import { reconcileCommand } from './reconcile-command';
 import { setsCommand } from './sets-command';
 import { tokenCommand } from './token-command';
 import { trunksCommand } from './trunks-command';
@@ -13,13 +15,15 @@ Environment:
   TRUNKCTL_TOKEN   admin token (--token overrides; prefer the variable, flags show up in ps)
 
 Exit codes: 0 success; 1 the operation failed (API error, server unreachable, bad input file);
-2 bad invocation or configuration (unknown command or option, missing TRUNKCTL_URL/TRUNKCTL_TOKEN).`;
+2 bad invocation or configuration (unknown command or option, missing TRUNKCTL_URL/TRUNKCTL_TOKEN);
+3 \`trunkctl drift\` found differences.`;
 
 export function createProgram(io: CliIo): Command {
   const program = new Command('trunkctl')
     .description('Manage the SMS OUT trunk platform: DIDs, source-DID sets, trunks as code, credentials')
     .option('--url <url>', 'control plane URL (default: $TRUNKCTL_URL)')
     .option('--token <token>', 'admin token (default: $TRUNKCTL_TOKEN)')
+    .option('--token-env <name>', 'read the admin token from this environment variable instead of TRUNKCTL_TOKEN')
     .option('--json', 'print the raw JSON:API response documents, for scripts')
     .addHelpText('after', GLOBAL_HELP)
     // Settings before the subcommands: commander copies them into each one when it is created.
@@ -45,6 +49,8 @@ export function createProgram(io: CliIo): Command {
   trunksCommand(program, context);
   credsCommand(program, context);
   tokenCommand(program, context);
+  driftCommand(program, context);
+  reconcileCommand(program, context);
   return program;
 }
 

@@ -1,8 +1,8 @@
 import { Command } from 'commander';
 import { ApiClient } from './api-client';
-import { CliContext, CliError } from './cli-context';
+import { CliContext, CliError, EXIT_USAGE } from './cli-context';
 import { formatFields, formatTable, plural, show } from './format';
-import { findByName, listAll, resolveByIdOrName } from './resolve';
+import { findByName, listAll, resolveByIdOrName, ResourceDoc } from './resolve';
 import { readSpecFile, setNames, Spec, TRUNK_SPEC_HELP, trunkDocument } from './spec-files';
 
 type Context = (cmd: Command) => CliContext;
@@ -59,14 +59,15 @@ export function trunksCommand(parent: Command, context: Context): void {
     .command('apply')
     .description('create or update trunks from a spec file (idempotent)')
     .requiredOption('-f, --file <spec.json>', 'trunk spec file, or - for stdin')
+    .option('--force', "apply even over a trunk managed by another owner (managed_by)")
     .addHelpText('after', TRUNK_SPEC_HELP)
-    .action(async (opts: { file: string }, cmd: Command) => {
+    .action(async (opts: { file: string; force?: boolean }, cmd: Command) => {
       const ctx = context(cmd);
       const client = ctx.client();
       const { specs, isArray } = readSpecFile(opts.file, 'trunk');
       const docs: unknown[] = [];
       for (const spec of specs) {
-        const doc = await applyTrunk(client, spec);
+        const doc = await applyTrunk(client, spec, opts.force === true);
         if (ctx.json) docs.push(doc);
         else ctx.out(applyReport('trunk', spec.name, doc));
       }
@@ -76,17 +77,38 @@ export function trunksCommand(parent: Command, context: Context): void {
   trunks
     .command('delete')
     .description('delete a trunk; its credentials stop working at once')
-    .argument('<trunk>', 'trunk id or name')
-    .action(async (ref: string, _opts: unknown, cmd: Command) => {
+    .argument('[trunk]', 'trunk id or name (or use --ref)')
+    .option('--ref <external-reference>', 'the trunk with this external_reference_id')
+    .option('--if-spec-hash <hash>', 'with --ref: delete only while the trunk carries this managed_spec_hash (what a stack applied)')
+    .option('--force', 'delete even a trunk managed by a stack (managed_by)')
+    .addHelpText('after', '\nA trunk managed by a stack is refused (409 TRUNK_MANAGED) unless --force; --if-spec-hash is the\nconditional delete reconcilers use and never needs --force.')
+    .action(async (name: string | undefined, opts: { ref?: string; ifSpecHash?: string; force?: boolean }, cmd: Command) => {
       const ctx = context(cmd);
       const client = ctx.client();
-      const { data } = await resolveByIdOrName(client, 'sms_trunks', ref);
-      await client.request('DELETE', `/v1/sms_trunks/${data.id}`);
+      if (opts.ifSpecHash !== undefined) {
+        if (opts.ref === undefined) throw new CliError('--if-spec-hash needs --ref <external-reference>', EXIT_USAGE);
+        const doc = await client.request('DELETE', `/v1/sms_trunks/by-external-reference/${encodeURIComponent(opts.ref)}`, { query: { if_managed_spec_hash: opts.ifSpecHash } });
+        if (ctx.json) return ctx.printJson(doc);
+        const m = doc.meta;
+        ctx.out(`trunk with ref ${JSON.stringify(opts.ref)}: ${m.deleted ? 'deleted' : m.reason === 'not_found' ? 'not found, nothing deleted' : 'kept: it carries another spec hash'}`);
+        return;
+      }
+      const { data } = await resolveTrunk(client, name, opts.ref);
+      await client.request('DELETE', `/v1/sms_trunks/${data.id}`, { query: { force: opts.force ? 'true' : undefined } });
       if (!ctx.json) ctx.out(`trunk "${data.attributes.name}" deleted (${data.id})`);
     });
 }
 
-async function applyTrunk(client: ApiClient, spec: Spec): Promise<any> {
+/** A trunk named by id or name, or by --ref (its external_reference_id), exactly one of them. */
+export async function resolveTrunk(client: ApiClient, name: string | undefined, ref: string | undefined): Promise<ResourceDoc> {
+  if ((name === undefined) === (ref === undefined)) throw new CliError('name the trunk by id or name, or with --ref <external-reference> (one of them)', EXIT_USAGE);
+  if (name !== undefined) return resolveByIdOrName(client, 'sms_trunks', name);
+  const page = await client.get<{ data: ResourceDoc['data'][] }>('/v1/sms_trunks', { 'filter[external_reference_id]': ref });
+  if (!page.data[0]) throw new CliError(`no trunk with external_reference_id ${JSON.stringify(ref)}`);
+  return { data: page.data[0] };
+}
+
+async function applyTrunk(client: ApiClient, spec: Spec, force: boolean): Promise<any> {
   const setIds = new Map<string, string>();
   for (const name of setNames(spec)) {
     const set = await findByName(client, 'did_sets', name);
@@ -100,7 +122,7 @@ async function applyTrunk(client: ApiClient, spec: Spec): Promise<any> {
       ? `/v1/sms_trunks/by-external-reference/${encodeURIComponent(ref)}`
       : `/v1/sms_trunks/by-name/${encodeURIComponent(spec.name)}`;
   try {
-    return await client.request('PUT', path, { json: trunkDocument(spec, setIds) });
+    return await client.request('PUT', path, { json: trunkDocument(spec, setIds), query: { force: force ? 'true' : undefined } });
   } catch (err) {
     // In a multi-spec file the API's pointer alone does not say which spec it is about.
     if (err instanceof Error && spec.where.endsWith(']')) err.message = `${spec.where} (${spec.name}): ${err.message}`;

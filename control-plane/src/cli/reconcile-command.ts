@@ -1,0 +1,30 @@
+import { Command } from 'commander';
+import { CliContext } from './cli-context';
+import { applyInput, clientFor, destroyInput, parseInput } from './reconcile';
+import { RESOURCE_ENV } from './reconcile-input';
+
+type Context = (cmd: Command) => CliContext;
+
+const HELP = `
+Run by the local-exec provisioners that the CDKTF constructs synthesize (see docs/TRUNKS-AS-CODE.md);
+rarely by hand. The resource input (JSON, no secrets) comes from $${RESOURCE_ENV}; the control plane
+URL is in it, and the admin token is read from the variable it names (token_env, TRUNKCTL_TOKEN by
+default). Every step is idempotent: apply is an upsert, destroy deletes only while the live resource
+still carries the spec hash this resource applied.`;
+
+export function reconcileCommand(parent: Command, context: Context): void {
+  const reconcile = parent.command('reconcile').description("apply or destroy one resource declared by a CDKTF stack (the constructs' provisioners run this)").addHelpText('after', HELP);
+  for (const step of ['apply', 'destroy'] as const) {
+    reconcile
+      .command(step)
+      .description(step === 'apply' ? 'create or update the declared trunk or set, rotate a password, or prune leftovers' : 'delete the declared trunk or set if it still carries this spec')
+      .option('--from-env <name>', 'environment variable holding the resource input', RESOURCE_ENV)
+      .action(async (opts: { fromEnv: string }, cmd: Command) => {
+        const ctx = context(cmd);
+        const input = parseInput(ctx.io.env[opts.fromEnv], `$${opts.fromEnv}`);
+        const client = clientFor(input, ctx.io.env);
+        const lines = step === 'apply' ? await applyInput(client, input) : await destroyInput(client, input);
+        lines.forEach((l) => ctx.out(l));
+      });
+  }
+}
