@@ -225,7 +225,7 @@ function assertSetNotManaged(s: DidSet, force: boolean, verb: string): void {
   if (s.managed_by === null || force) return;
   throw conflict(
     'DID_SET_MANAGED',
-    `Source-DID set "${s.name}" is managed by ${s.managed_by}: change it in that stack and deploy, or repeat with ?force=true to ${verb} it here anyway (`trunkctl drift` will report the difference)`,
+    `Source-DID set "${s.name}" is managed by ${s.managed_by}: change it in that stack and deploy, or repeat with ?force=true to ${verb} it here anyway (trunkctl drift will report the difference)`,
     undefined,
     { managed_by: s.managed_by },
   );

@@ -406,7 +406,7 @@ function assertNotManaged(t: { managed_by: string | null; name: string }, force:
   if (t.managed_by === null || force) return;
   throw conflict(
     'TRUNK_MANAGED',
-    `"${t.name}" is managed by ${t.managed_by}: change it in that stack and deploy. To ${verb} it here anyway, repeat with ?force=true; `trunkctl drift` will then report the difference and `trunkctl drift --fix` restores the declared spec.`,
+    `"${t.name}" is managed by ${t.managed_by}: change it in that stack and deploy. To ${verb} it here anyway, repeat with ?force=true; trunkctl drift will then report the difference and trunkctl drift --fix restores the declared spec.`,
     undefined,
     { managed_by: t.managed_by },
   );
