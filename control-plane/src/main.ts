@@ -18,7 +18,7 @@ export async function main(): Promise<void> {
   logger.info({ url: platform.url, database: platform.db.dialect }, 'control plane listening');
 
   // Human-facing start banner on stderr so JSON logs on stdout stay machine-readable.
-  const lines = [``, `  SMS OUT trunk platform is running at ${platform.url}`, `  Management API: ${platform.url}/v1   OpenAPI: ${platform.url}/openapi.json`];
+  const lines = [``, `  SMS OUT trunk platform is running at ${platform.url}`, `  Management API: ${platform.url}/v1   OpenAPI: ${platform.url}/openapi.json`, `  Web panel: ${platform.url}/panel/`];
   if (platform.bootstrapToken) {
     lines.push(
       ``,
