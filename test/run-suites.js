@@ -15,7 +15,7 @@ const run = (label, globs, env) => {
 const sqliteEnv = { TEST_DATABASE_URL: '' };
 let status = run('SQLite (embedded default)', ['test/**/*.test.ts'], sqliteEnv);
 if (process.env.TEST_DATABASE_URL) {
-  status = run(`PostgreSQL (${new URL(process.env.TEST_DATABASE_URL).host})`, ['test/http/**/*.test.ts', 'test/e2e/**/*.test.ts', 'test/cli/**/*.test.ts'], {}) || status;
+  status = run(`PostgreSQL (${new URL(process.env.TEST_DATABASE_URL).host})`, ['test/http/**/*.test.ts', 'test/e2e/**/*.test.ts', 'test/cli/**/*.test.ts', 'test/reliability/**/*.test.ts'], {}) || status;
 } else {
   console.log('\nPostgreSQL pass skipped: set TEST_DATABASE_URL=postgres://user@host:port/postgres to run the database tests on PostgreSQL too.');
 }
