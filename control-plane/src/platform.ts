@@ -13,7 +13,7 @@ import { CarrierRouter } from './connectors/carrier-router';
 import { buildCarriers, loadCarriersFile } from './connectors/carriers-config';
 import { CredentialService } from './credentials/credential-service';
 import { openDatabase, Database } from './db/database';
-import { TransactionBatcher } from './db/transaction-batcher';
+import { CommitGroup, TransactionBatcher } from './db/transaction-batcher';
 import { DidSetService } from './did-sets/did-set-service';
 import { DidService } from './dids/did-service';
 import { createApp } from './http/app';
@@ -107,7 +107,11 @@ export async function startPlatform(config: Config, opts: PlatformOptions = {}):
   const retryPolicy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, maxAgeMs: config.callbackMaxAgeSeconds * 1000, ...opts.retryPolicy };
   const outbox = new CallbackOutbox(() => retryPolicy.maxAgeMs);
   const store = new MessageStore(outbox, access);
+  // SQLite runs one transaction at a time on its one connection: the group commits share theirs,
+  // one fsync per round. PostgreSQL runs them side by side on its pool instead.
+  const commits = db.dialect === 'sqlite' ? new CommitGroup(db.knex) : undefined;
   const callbackWorker = new CallbackWorker(db.knex, (trunkId) => credentials.callbackSecrets(trunkId), guard, logger, {
+    commitGroup: commits,
     metrics,
     instanceId: config.instanceId,
     policy: retryPolicy,
@@ -118,11 +122,12 @@ export async function startPlatform(config: Config, opts: PlatformOptions = {}):
     leaseMs: Math.max(config.leaseSeconds * 1000, config.callbackTimeoutMs * 3),
     pollMs: 250,
   });
+  if (config.workers) outbox.handOffTo((count) => callbackWorker.leaseFor(count));
   const wakeCallbacks = (results: CallbackRow[][]) => {
-    if (results.some((r) => r.length > 0)) callbackWorker.wake();
+    for (const rows of results) if (rows.length > 0) callbackWorker.offer(rows);
   };
-  const outcomes = new TransactionBatcher<Outcome, CallbackRow[]>(db.knex, (trx, items) => store.recordOutcomes(trx, items), 500, (_i, r) => wakeCallbacks(r));
-  const receipts = new TransactionBatcher<ReceiptItem, CallbackRow[]>(db.knex, (trx, items) => store.applyReceipts(trx, items), 500, (_i, r) => wakeCallbacks(r));
+  const outcomes = new TransactionBatcher<Outcome, CallbackRow[]>(db.knex, (trx, items) => store.recordOutcomes(trx, items), 500, (_i, r) => wakeCallbacks(r), commits);
+  const receipts = new TransactionBatcher<ReceiptItem, CallbackRow[]>(db.knex, (trx, items) => store.applyReceipts(trx, items), 500, (_i, r) => wakeCallbacks(r), commits);
   const dispatcher = new Dispatcher(db.knex, store, outcomes, carriers, access, logger, {
     metrics,
     instanceId: config.instanceId,
@@ -132,7 +137,16 @@ export async function startPlatform(config: Config, opts: PlatformOptions = {}):
     pollMs: 250,
     retryWindowMs: config.submitRetryWindowSeconds * 1000,
   });
-  const accept = new TransactionBatcher<AcceptItem>(db.knex, (trx, items) => store.accept(trx, items), 1000, () => dispatcher.wake());
+  if (config.workers) store.handOffTo((count) => dispatcher.leaseFor(count));
+  const accept = new TransactionBatcher<AcceptItem>(
+    db.knex,
+    (trx, items) => store.accept(trx, items),
+    1000,
+    (items) => {
+      for (const item of items) dispatcher.offer(item.messages, item.leasedBy);
+    },
+    commits,
+  );
 
   for (const carrier of carriers.carriers.values()) {
     carrier.onReceipt(async (receipt) => {
@@ -168,6 +182,7 @@ export async function startPlatform(config: Config, opts: PlatformOptions = {}):
     callbackMaxAgeMs: () => retryPolicy.maxAgeMs,
     onCallbackReplay: () => callbackWorker.wake(),
     isDraining: () => draining,
+    trustedProxies: config.trustedProxies,
   });
 
   if (config.workers) {

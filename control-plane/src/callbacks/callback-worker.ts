@@ -1,10 +1,13 @@
 import http from 'node:http';
 import https from 'node:https';
+import net from 'node:net';
 import { Knex } from 'knex';
 import type { Logger } from 'pino';
 import { nowIso } from '../db/database';
 import { claimDue } from '../db/lease-claim';
-import { TransactionBatcher } from '../db/transaction-batcher';
+import { caseById, chunks, groupBy, insertChunked } from '../db/set-writes';
+import { singleFlight } from '../db/single-flight';
+import { CommitGroup, TransactionBatcher } from '../db/transaction-batcher';
 import type { CallbackRow } from './outbox';
 import { PollLoop } from '../shared/poll-loop';
 import { classifyAttempt, nextAttemptAt, RetryPolicy } from './retry-policy';
@@ -24,6 +27,8 @@ export interface CallbackWorkerOptions {
   leaseMs: number;
   pollMs: number;
   metrics?: Metrics;
+  /** Record attempts in the transactions of this group (see CommitGroup). */
+  commitGroup?: CommitGroup;
 }
 
 interface AttemptResult {
@@ -44,23 +49,30 @@ export class CallbackWorker {
   private readonly loop: PollLoop;
   private inFlight = 0;
   private readonly perEndpoint = new Map<string, number>();
-  private readonly waiting: Array<{ row: CallbackRow; leaseUntilMs: number }> = [];
+  /** Claimed deliveries not started yet, queued per endpoint so starting one never scans the others. */
+  private readonly waiting = new Map<string, Array<{ row: CallbackRow; leaseUntilMs: number }>>();
+  private waitingCount = 0;
+  /** Set when a tick had no room to claim: the next finished delivery wakes the loop. */
+  private starved = false;
   private readonly httpAgent: http.Agent;
   private readonly httpsAgent: https.Agent;
   private readonly results: TransactionBatcher<AttemptResult>;
   private idle?: () => void;
 
+  private readonly secrets: (trunkId: string) => Promise<string[]>;
+
   constructor(
     private readonly knex: Knex,
-    private readonly secrets: (trunkId: string) => Promise<string[]>,
-    guard: SsrfGuard,
+    secrets: (trunkId: string) => Promise<string[]>,
+    private readonly guard: SsrfGuard,
     private readonly logger: Logger,
     private readonly opts: CallbackWorkerOptions,
   ) {
+    this.secrets = singleFlight((trunkId: string) => trunkId, secrets);
     // Connections are reused per endpoint; the guarded lookup runs on every new connection.
     this.httpAgent = new http.Agent({ keepAlive: true, maxSockets: opts.perEndpoint, lookup: guard.lookup });
     this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets: opts.perEndpoint, lookup: guard.lookup });
-    this.results = new TransactionBatcher(knex, (trx, items) => this.record(trx, items), 500);
+    this.results = new TransactionBatcher(knex, (trx, items) => this.record(trx, items), 500, undefined, opts.commitGroup);
     this.loop = new PollLoop(() => this.tick(), opts.pollMs, (err) => this.logger.error({ err }, 'claiming callbacks failed'));
   }
 
@@ -70,7 +82,8 @@ export class CallbackWorker {
 
   async stop(): Promise<void> {
     await this.loop.stop();
-    this.waiting.length = 0;
+    this.waiting.clear();
+    this.waitingCount = 0;
     if (this.inFlight > 0) await new Promise<void>((resolve) => (this.idle = resolve));
     await this.results.idle();
     this.httpAgent.destroy();
@@ -81,14 +94,47 @@ export class CallbackWorker {
     this.loop.wake();
   }
 
+  /** A lease for `count` new outbox rows when they fit next to the deliveries running and waiting (CallbackOutbox.handOffTo). */
+  leaseFor(count: number): { owner: string; until: string } | undefined {
+    if (!this.loop.isRunning || this.inFlight + this.waitingCount + count > this.opts.maxInFlight) return undefined;
+    return { owner: this.opts.instanceId, until: new Date(Date.now() + this.opts.leaseMs).toISOString() };
+  }
+
+  /** Committed outbox rows: the ones leased to us start now, the others are claimed by the next tick. */
+  offer(rows: CallbackRow[]): void {
+    let unclaimed = false;
+    const endpoints = new Set<string>();
+    for (const row of rows) {
+      if (row.lease_owner !== this.opts.instanceId || !row.lease_until || !this.loop.isRunning) {
+        unclaimed = true;
+        continue;
+      }
+      const endpoint = endpointOf(row.url);
+      this.enqueue(endpoint, { row, leaseUntilMs: Date.parse(row.lease_until) });
+      endpoints.add(endpoint);
+    }
+    for (const endpoint of endpoints) this.pump(endpoint);
+    if (unclaimed) this.wake();
+  }
+
+  private enqueue(endpoint: string, w: { row: CallbackRow; leaseUntilMs: number }): void {
+    const queue = this.waiting.get(endpoint);
+    if (queue) queue.push(w);
+    else this.waiting.set(endpoint, [w]);
+    this.waitingCount++;
+  }
+
   /** Claims what fits next to the deliveries already running or waiting; true when it may find more at once. */
   private async tick(): Promise<boolean> {
-    const room = this.opts.maxInFlight - this.inFlight - this.waiting.length;
-    if (room <= 0) return false;
+    const room = this.opts.maxInFlight - this.inFlight - this.waitingCount;
+    if (room <= 0) {
+      this.starved = true;
+      return false;
+    }
     const rows = await this.claim(Math.min(room, this.opts.batchSize));
     const leaseUntilMs = Date.now() + this.opts.leaseMs;
-    for (const row of rows) this.waiting.push({ row, leaseUntilMs });
-    this.pump();
+    for (const row of rows) this.enqueue(endpointOf(row.url), { row, leaseUntilMs });
+    for (const endpoint of [...this.waiting.keys()]) this.pump(endpoint);
     return rows.length > 0;
   }
 
@@ -96,22 +142,14 @@ export class CallbackWorker {
     return claimDue<CallbackRow>(this.knex, 'callbacks', { pending: { state: 'pending' }, owner: this.opts.instanceId, limit, leaseMs: this.opts.leaseMs });
   }
 
-  /** Starts waiting deliveries while their endpoint has room; ones whose lease is nearly over are left for a fresh claim. */
-  private pump(): void {
-    for (let i = 0; i < this.waiting.length; ) {
-      const w = this.waiting[i]!;
-      if (Date.now() > w.leaseUntilMs - this.opts.timeoutMs - 1000) {
-        this.waiting.splice(i, 1);
-        continue;
-      }
-      const endpoint = endpointOf(w.row.url);
-      const busy = this.perEndpoint.get(endpoint) ?? 0;
-      if (busy >= this.opts.perEndpoint || this.inFlight >= this.opts.maxInFlight) {
-        i++;
-        continue;
-      }
-      this.waiting.splice(i, 1);
-      this.perEndpoint.set(endpoint, busy + 1);
+  /** Starts an endpoint's waiting deliveries while it has room; ones whose lease is nearly over are left for a fresh claim. */
+  private pump(endpoint: string): void {
+    const queue = this.waiting.get(endpoint);
+    while (queue && queue.length > 0 && (this.perEndpoint.get(endpoint) ?? 0) < this.opts.perEndpoint && this.inFlight < this.opts.maxInFlight) {
+      const w = queue.shift()!;
+      this.waitingCount--;
+      if (Date.now() > w.leaseUntilMs - this.opts.timeoutMs - 1000) continue;
+      this.perEndpoint.set(endpoint, (this.perEndpoint.get(endpoint) ?? 0) + 1);
       this.inFlight++;
       void this.deliver(w.row).finally(() => {
         this.inFlight--;
@@ -119,12 +157,19 @@ export class CallbackWorker {
         if (n === 0) this.perEndpoint.delete(endpoint);
         else this.perEndpoint.set(endpoint, n);
         if (this.inFlight === 0 && this.idle) this.idle();
-        if (this.loop.isRunning) {
-          this.pump();
+        if (!this.loop.isRunning) return;
+        this.pump(endpoint);
+        // Another endpoint may have been held back by maxInFlight.
+        if (this.inFlight === this.opts.maxInFlight - 1) for (const other of this.waiting.keys()) if (other !== endpoint) this.pump(other);
+        // New rows arrive by offer() or wake the loop themselves; a finished delivery only has to when
+        // room held claims back (a claim per delivery would cost more than the delivery).
+        if (this.starved && this.waitingCount < this.opts.batchSize / 2) {
+          this.starved = false;
           this.wake();
         }
       });
     }
+    if (queue && queue.length === 0) this.waiting.delete(endpoint);
   }
 
   private async deliver(row: CallbackRow): Promise<void> {
@@ -139,16 +184,20 @@ export class CallbackWorker {
       result = { error: String((err as Error)?.message ?? err).slice(0, 250) };
     }
     const durationMs = Number((process.hrtime.bigint() - started) / 1_000_000n);
-    try {
-      await this.results.submit({ row, attemptedAt: attemptedAt.toISOString(), durationMs, ...result });
-    } catch (err) {
+    // The endpoint's slot is free once the receiver has answered: the attempt is recorded by the next
+    // group commit, under the lease we still hold (so nobody sends it again meanwhile); stop() waits for it.
+    this.results.submit({ row, attemptedAt: attemptedAt.toISOString(), durationMs, ...result }).catch((err) => {
       this.logger.error({ err, callbackId: row.id }, 'recording a callback attempt failed');
-    }
+    });
   }
 
   private post(url: string, body: string, headers: Record<string, string>): Promise<{ statusCode: number; retryAfter?: string }> {
     return new Promise((resolve, reject) => {
       const u = new URL(url);
+      // Node connects to a literal IP without a lookup, so the lookup hook never sees it: judge it here.
+      const literal = u.hostname.replace(/^\[|\]$/g, '');
+      const refused = net.isIP(literal) ? this.guard.refuse(literal) : undefined;
+      if (refused) return reject(Object.assign(new Error(`callback blocked: ${refused}`), { code: 'SSRF_BLOCKED' }));
       const lib = u.protocol === 'https:' ? https : http;
       const req = lib.request(
         u,
@@ -176,50 +225,64 @@ export class CallbackWorker {
     });
   }
 
+  /**
+   * Records a batch of attempts. Successes (nearly all of them) are written set-wise: one UPDATE
+   * per status code, guarded by our lease as before, and one multi-row INSERT of the attempts;
+   * failures compute their own next attempt and go row by row.
+   */
   private async record(trx: Knex.Transaction, items: AttemptResult[]): Promise<void[]> {
+    const attempts: Array<Record<string, unknown>> = [];
+    const delivered: AttemptResult[] = [];
     for (const r of items) {
       const outcome = classifyAttempt({ status: r.statusCode, error: r.error });
-      const attempts = r.row.attempts + 1;
-      // A replay moves give_up_at; the retry window is measured back from it, so a replayed callback gets a whole new window.
-      const firstAttemptAt = new Date(Date.parse(r.row.give_up_at) - this.opts.policy.maxAgeMs);
-      let update: Record<string, unknown>;
-      if (outcome === 'success') {
-        update = { state: 'delivered', delivered_at: nowIso() };
-      } else {
-        const next = nextAttemptAt({
-          policy: this.opts.policy,
-          attempt: attempts,
-          firstAttemptAt,
-          now: new Date(),
-          retryAfterHeader: r.retryAfter,
-        });
-        const giveUpAt = Date.parse(r.row.give_up_at);
-        update = next && next.getTime() <= giveUpAt ? { state: 'pending', next_attempt_at: next.toISOString() } : { state: 'dead' };
-      }
-      await trx('callbacks')
-        .where({ id: r.row.id, lease_owner: this.opts.instanceId })
-        .update({
-          ...update,
-          attempts,
-          first_attempt_at: r.row.attempts === 0 ? r.attemptedAt : trx.raw('first_attempt_at'),
-          last_status_code: r.statusCode ?? null,
-          last_error: r.error ?? null,
-          lease_owner: null,
-          lease_until: null,
-        });
-      const recorded = outcome === 'success' ? 'delivered' : update.state === 'dead' ? 'dead' : 'retry';
+      let recorded: 'delivered' | 'retry' | 'dead' = 'delivered';
+      if (outcome === 'success') delivered.push(r);
+      else recorded = await this.recordFailure(trx, r);
       this.opts.metrics?.callbackAttempts.inc({ outcome: recorded, kind: r.row.kind });
       if (recorded === 'delivered' && r.row.kind === 'dlr') this.opts.metrics?.receiptToCallback.observe((Date.now() - Date.parse(r.row.occurred_at)) / 1000);
-      await trx('callback_attempts').insert({
-        callback_id: r.row.id,
-        attempted_at: r.attemptedAt,
-        duration_ms: r.durationMs,
-        status_code: r.statusCode ?? null,
-        error: r.error ?? null,
-        outcome: outcome === 'success' ? 'delivered' : update.state === 'dead' ? 'dead' : 'retry',
-      });
+      attempts.push({ callback_id: r.row.id, attempted_at: r.attemptedAt, duration_ms: r.durationMs, status_code: r.statusCode ?? null, error: r.error ?? null, outcome: recorded });
     }
+    const deliveredAt = nowIso();
+    for (const group of groupBy(delivered, (r) => `${r.statusCode}`).values()) {
+      for (const chunk of chunks(group)) {
+        await trx('callbacks')
+          .whereIn('id', chunk.map((r) => r.row.id))
+          .where({ lease_owner: this.opts.instanceId })
+          .update({
+            state: 'delivered',
+            delivered_at: deliveredAt,
+            attempts: trx.raw('attempts + 1'),
+            // The first attempt's time, set once (a retried callback keeps the one it has).
+            first_attempt_at: trx.raw('COALESCE(first_attempt_at, ?)', [caseById(trx, chunk.map((r) => [r.row.id, r.attemptedAt] as const))]),
+            last_status_code: chunk[0]!.statusCode ?? null,
+            last_error: null,
+            lease_owner: null,
+            lease_until: null,
+          });
+      }
+    }
+    await insertChunked(trx, 'callback_attempts', attempts);
     return items.map(() => undefined);
+  }
+
+  private async recordFailure(trx: Knex.Transaction, r: AttemptResult): Promise<'retry' | 'dead'> {
+    const attempts = r.row.attempts + 1;
+    // A replay moves give_up_at; the retry window is measured back from it, so a replayed callback gets a whole new window.
+    const firstAttemptAt = new Date(Date.parse(r.row.give_up_at) - this.opts.policy.maxAgeMs);
+    const next = nextAttemptAt({ policy: this.opts.policy, attempt: attempts, firstAttemptAt, now: new Date(), retryAfterHeader: r.retryAfter });
+    const update = next && next.getTime() <= Date.parse(r.row.give_up_at) ? { state: 'pending', next_attempt_at: next.toISOString() } : { state: 'dead' };
+    await trx('callbacks')
+      .where({ id: r.row.id, lease_owner: this.opts.instanceId })
+      .update({
+        ...update,
+        attempts,
+        first_attempt_at: r.row.attempts === 0 ? r.attemptedAt : trx.raw('first_attempt_at'),
+        last_status_code: r.statusCode ?? null,
+        last_error: r.error ?? null,
+        lease_owner: null,
+        lease_until: null,
+      });
+    return update.state === 'dead' ? 'dead' : 'retry';
   }
 }
 

@@ -1,5 +1,5 @@
-import crypto from 'node:crypto';
 import { Knex } from 'knex';
+import { timeOrderedId } from '../db/ids';
 
 export type CallbackKind = 'status' | 'dlr';
 
@@ -30,17 +30,34 @@ export interface CallbackRow {
   attempts: number;
   next_attempt_at: string;
   give_up_at: string;
+  /** Set when the row was written already claimed (see CallbackOutbox.handOffTo). */
+  lease_owner?: string | null;
+  lease_until?: string | null;
 }
+
+/** Grants a lease on `count` new rows to a worker that has room for them now, or declines. */
+export type CallbackLeaser = (count: number) => { owner: string; until: string } | undefined;
 
 /**
  * The callback outbox: rows are written in the same transaction as the state change they report,
  * with the exact body bytes fixed then, so every retry and replay sends the same signed payload.
  */
 export class CallbackOutbox {
+  private leaser?: CallbackLeaser;
+
   constructor(private readonly maxAgeMs: () => number) {}
 
+  /**
+   * New rows are written already leased to this instance's worker when it has room, and handed to
+   * it in memory once committed: no claim query and no poll between the commit and the POST. The
+   * lease is the same as a claim's, so if the process dies the rows are claimed again when it runs out.
+   */
+  handOffTo(leaser: CallbackLeaser): void {
+    this.leaser = leaser;
+  }
+
   build(ev: CallbackEvent): CallbackRow {
-    const id = crypto.randomUUID();
+    const id = timeOrderedId();
     const seq = SEQUENCE[ev.kind];
     const body = JSON.stringify({
       data: { type: TYPE[ev.kind], id: ev.messageId, attributes: ev.attributes },
@@ -63,7 +80,8 @@ export class CallbackOutbox {
   }
 
   async enqueue(trx: Knex.Transaction, events: CallbackEvent[]): Promise<CallbackRow[]> {
-    const rows = events.map((e) => this.build(e));
+    const lease = events.length > 0 ? this.leaser?.(events.length) : undefined;
+    const rows = events.map((e) => (lease ? { ...this.build(e), lease_owner: lease.owner, lease_until: lease.until } : this.build(e)));
     for (let i = 0; i < rows.length; i += 200) await trx('callbacks').insert(rows.slice(i, i + 200));
     return rows;
   }

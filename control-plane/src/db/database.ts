@@ -47,6 +47,17 @@ export async function openDatabase(url: string, opts: { migrate?: boolean } = {}
   return { knex, dialect, close: () => knex.destroy() };
 }
 
+/**
+ * Serializes the transactions that take the same `name` until they end. Recording a submit outcome
+ * (message parts inserted, parked receipts picked up) and applying receipts (parts looked up, unknown
+ * ones parked) must not interleave: under PostgreSQL's READ COMMITTED each would miss the other's
+ * uncommitted rows and the receipt would stay parked forever. SQLite runs one transaction at a
+ * time already.
+ */
+export async function lockTransaction(trx: Knex.Transaction, name: string): Promise<void> {
+  if (trx.client.config.client === 'pg') await trx.raw('select pg_advisory_xact_lock(hashtext(?))', [name]);
+}
+
 /** Maps a driver's unique-violation error to a boolean, portable across sqlite and pg. */
 export function isUniqueViolation(err: unknown): boolean {
   const e = err as { code?: string; message?: string };

@@ -339,6 +339,24 @@ const migrations: Migration[] = [
       }
     },
   },
+  {
+    name: '0014_panel_sessions',
+    async up(knex) {
+      // Web panel sign-ins. id_hash is the SHA-256 of the cookie value; the id itself is never stored.
+      await knex.schema.createTable('panel_sessions', (t) => {
+        t.string('id_hash', 64).primary();
+        t.string('actor_id', 100).notNullable();
+        t.string('actor_name', 200).notNullable();
+        t.string('created_at', 30).notNullable();
+        t.string('last_seen_at', 30).notNullable();
+        t.string('expires_at', 30).notNullable();
+        t.index(['expires_at']);
+      });
+    },
+    async down(knex) {
+      await knex.schema.dropTable('panel_sessions');
+    },
+  },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {

@@ -11,6 +11,9 @@ interface Waiting<T, R> {
  * committed. Items that arrive while a transaction is running are written together in the next
  * one, so one fsync covers many requests without weakening the guarantee. If a batch fails, its
  * items are retried one by one so a single bad item fails alone.
+ *
+ * Batchers given the same CommitGroup share their transactions: each round commits every member's
+ * waiting batch together (see CommitGroup).
  */
 export class TransactionBatcher<T, R = void> {
   private queue: Waiting<T, R>[] = [];
@@ -22,17 +25,22 @@ export class TransactionBatcher<T, R = void> {
     private readonly work: (trx: Knex.Transaction, items: T[]) => Promise<R[]>,
     private readonly maxItems = 1000,
     private readonly afterCommit?: (items: T[], results: R[]) => void,
-  ) {}
+    private readonly group?: CommitGroup,
+  ) {
+    group?.join(this);
+  }
 
   submit(item: T): Promise<R> {
     return new Promise<R>((resolve, reject) => {
       this.queue.push({ item, resolve, reject });
-      if (!this.running) this.drainPromise = this.drain();
+      if (this.group) this.group.kick();
+      else if (!this.running) this.drainPromise = this.drain();
     });
   }
 
   /** Resolves when everything submitted so far has been written (or has failed). */
   async idle(): Promise<void> {
+    if (this.group) return this.group.idle();
     while (this.running) await this.drainPromise;
   }
 
@@ -40,30 +48,100 @@ export class TransactionBatcher<T, R = void> {
     return this.queue.length;
   }
 
+  /** @internal CommitGroup: the next batch, taken off the queue. */
+  takeBatch(): Waiting<T, R>[] {
+    return this.queue.splice(0, this.maxItems);
+  }
+
+  /** @internal CommitGroup: writes a batch inside the group's transaction. */
+  write(trx: Knex.Transaction, batch: Waiting<T, R>[]): Promise<R[]> {
+    return this.work(trx, batch.map((w) => w.item));
+  }
+
+  /** @internal CommitGroup: the batch is committed. */
+  settle(batch: Waiting<T, R>[], results: R[]): void {
+    batch.forEach((w, i) => w.resolve(results[i] as R));
+    this.afterCommit?.(batch.map((w) => w.item), results);
+  }
+
+  /** Commits a batch in a transaction of its own; when that fails, item by item so a bad item fails alone. */
+  async commitAlone(batch: Waiting<T, R>[]): Promise<void> {
+    try {
+      const results = await this.knex.transaction((trx) => this.write(trx, batch));
+      this.settle(batch, results);
+    } catch (err) {
+      if (batch.length === 1) {
+        batch[0]!.reject(err);
+        return;
+      }
+      for (const w of batch) {
+        try {
+          const [r] = await this.knex.transaction((trx) => this.work(trx, [w.item]));
+          this.settle([w], [r as R]);
+        } catch (e) {
+          w.reject(e);
+        }
+      }
+    }
+  }
+
   private async drain(): Promise<void> {
     this.running = true;
     try {
-      while (this.queue.length > 0) {
-        const batch = this.queue.splice(0, this.maxItems);
+      while (this.queue.length > 0) await this.commitAlone(this.takeBatch());
+    } finally {
+      this.running = false;
+    }
+  }
+}
+
+/**
+ * Batchers that commit together: each round takes every member's waiting batch and writes them
+ * all in one transaction, in the order the members joined. On SQLite, where one connection runs
+ * one transaction at a time anyway, that is one fsync per round instead of one per batcher, and an
+ * accepted message waits for at most the round in progress instead of for each other batcher's
+ * transaction in turn. If the round fails, each batch is committed on its own (and then item by
+ * item), so a bad item still fails alone.
+ */
+export class CommitGroup {
+  private readonly members: TransactionBatcher<any, any>[] = [];
+  private running = false;
+  private drainPromise: Promise<void> = Promise.resolve();
+
+  constructor(private readonly knex: Knex) {}
+
+  /** @internal TransactionBatcher's constructor. */
+  join(member: TransactionBatcher<any, any>): void {
+    this.members.push(member);
+  }
+
+  /** @internal Something was submitted: start a round unless one is running (it loops until every queue is empty). */
+  kick(): void {
+    if (!this.running) this.drainPromise = this.drain();
+  }
+
+  async idle(): Promise<void> {
+    while (this.running) await this.drainPromise;
+  }
+
+  private async drain(): Promise<void> {
+    this.running = true;
+    try {
+      for (;;) {
+        const round = this.members.map((m) => ({ m, batch: m.takeBatch() })).filter((r) => r.batch.length > 0);
+        if (round.length === 0) break;
+        let results: unknown[][];
         try {
-          const results = await this.knex.transaction((trx) => this.work(trx, batch.map((w) => w.item)));
-          batch.forEach((w, i) => w.resolve(results[i] as R));
-          this.afterCommit?.(batch.map((w) => w.item), results);
-        } catch (err) {
-          if (batch.length === 1) {
-            batch[0]!.reject(err);
-            continue;
-          }
-          for (const w of batch) {
-            try {
-              const [r] = await this.knex.transaction((trx) => this.work(trx, [w.item]));
-              w.resolve(r as R);
-              this.afterCommit?.([w.item], [r as R]);
-            } catch (e) {
-              w.reject(e);
-            }
-          }
+          results = await this.knex.transaction(async (trx) => {
+            const out: unknown[][] = [];
+            for (const { m, batch } of round) out.push(await m.write(trx, batch));
+            return out;
+          });
+        } catch {
+          for (const { m, batch } of round) await m.commitAlone(batch);
+          continue;
         }
+        round.forEach(({ m, batch }, i) => m.settle(batch, results[i]!));
       }
     } finally {
       this.running = false;

@@ -1,7 +1,7 @@
 import express, { Router } from 'express';
 import { ErrorCollector, invalidInput } from '../errors';
 import { pageLinks, queryString, readBoolParam, readPage, readResource, ResourceObject, short } from '../http/jsonapi';
-import { send } from '../http/middleware';
+import { assertCleanText, send } from '../http/middleware';
 import { DidService, Did } from './did-service';
 import { parseDidCsv } from './did-csv';
 import { checkCapabilities, checkDescription, DID_CAPABILITIES } from './did-validation';
@@ -47,7 +47,7 @@ export function didRoutes(service: DidService): Router {
   });
 
   // CSV (text/csv) or JSON:API ({"data": [{"type": "dids", "attributes": {...}}, ...]}); all-or-nothing.
-  r.post('/import', express.text({ type: ['text/csv', 'text/plain'], limit: '20mb' }), async (req, res) => {
+  r.post('/import', express.text({ type: ['text/csv', 'text/plain'], limit: '20mb', verify: (_req, _res, buf) => assertCleanText(buf) }), async (req, res) => {
     let rows: Array<Record<string, unknown>>;
     if (typeof req.body === 'string') {
       rows = parseDidCsv(req.body);

@@ -15,11 +15,13 @@ import type { DidSetService } from '../did-sets/did-set-service';
 import { didRoutes } from '../dids/did-routes';
 import type { DidService } from '../dids/did-service';
 import { messageRoutes } from '../messages/message-routes';
+import { createPanelApp, redirectRootToPanel } from '../panel/panel-app';
 import { SendDeps, sendRoutes } from '../sending/send-routes';
 import { redactUrl } from '../shared/logger';
 import { safeEqual } from '../shared/secrets';
 import { trunkRoutes } from '../trunks/trunk-routes';
 import type { TrunkService } from '../trunks/trunk-service';
+import { invalidInput } from '../errors';
 import { errorMiddleware, notFoundRoute } from './error-middleware';
 import { send, jsonBodyParser, requireJsonBody } from './middleware';
 
@@ -39,6 +41,8 @@ export interface AppDeps {
   onCallbackReplay: () => void;
   /** Set while shutting down so /readyz fails and load balancers drain this instance. */
   isDraining: () => boolean;
+  /** Proxies whose X-Forwarded-Proto the web panel believes (its session cookie is Secure behind TLS). */
+  trustedProxies: string[];
 }
 
 /** The package root, found the same way from sources (tsx) and from compiled dist/. */
@@ -61,17 +65,38 @@ export function createApp(deps: AppDeps): Express {
   app.set('query parser', 'simple');
   const baseUrl = (req: Request) => deps.publicUrl ?? `${req.protocol}://${req.get('host')}`;
 
-  app.use(
-    pinoHttp({
-      logger: deps.logger,
-      serializers: {
-        req: (req: any) => ({ id: req.id, method: req.method, url: redactUrl(req.url), remoteAddress: req.remoteAddress }),
-        res: (res: any) => ({ statusCode: res.statusCode }),
-      },
-      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
-      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics' },
-    }),
-  );
+  const accessLog = pinoHttp({
+    logger: deps.logger,
+    serializers: {
+      req: (req: any) => ({ id: req.id, method: req.method, url: redactUrl(req.url), remoteAddress: req.remoteAddress }),
+      res: (res: any) => ({ statusCode: res.statusCode }),
+    },
+    customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
+    autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics' },
+  });
+  // The send API logs what it refuses or fails at, and accepted sends only at debug: at thousands
+  // of messages a second pino-http's child logger per request (the request serialized and redacted
+  // up front) cost more CPU than the rest of the request, and every accepted message is in the
+  // message log already.
+  const sendPaths = new Set(['/outbound_messages', '/bulk_outbound_messages']);
+  app.use((req, res, next) => {
+    if (req.method !== 'POST' || !sendPaths.has(req.path)) return accessLog(req, res, next);
+    const startedMs = Date.now();
+    res.once('finish', () => {
+      const level = res.statusCode >= 500 ? 'error' : res.statusCode >= 300 ? 'info' : 'debug';
+      if (!deps.logger.isLevelEnabled(level)) return;
+      deps.logger[level](
+        { req: { method: req.method, url: redactUrl(req.url), remoteAddress: req.socket.remoteAddress }, res: { statusCode: res.statusCode }, responseTime: Date.now() - startedMs },
+        'request completed',
+      );
+    });
+    next();
+  });
+
+  // A NUL in a path id or query parameter matches nothing, and PostgreSQL refuses it outright (a 500).
+  app.use((req, _res, next) => {
+    next(req.url.includes('%00') ? invalidInput('PATH_INVALID', 'The URL holds a NUL character (%00), which no id or parameter accepts') : undefined);
+  });
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -97,6 +122,9 @@ export function createApp(deps: AppDeps): Express {
     res.type(deps.send.metrics.registry.contentType).send(await deps.send.metrics.registry.metrics());
   });
 
+  // The operator panel is an app of its own (HTML, sessions, CSRF, helmet), not part of the JSON:API contract.
+  app.use('/panel', createPanelApp(deps));
+  app.use(redirectRootToPanel);
   app.use('/share', shareRoutes(deps.credentials, baseUrl));
   app.use(sendRoutes(deps.send));
 

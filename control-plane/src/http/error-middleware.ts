@@ -52,6 +52,11 @@ function fromParserError(err: any): DomainError | undefined {
   if (err instanceof URIError) {
     return new DomainError('invalid_input', { code: 'PATH_INVALID', title: 'Invalid path', detail: 'The request path is not valid percent-encoded UTF-8' });
   }
+  // Other client errors from the body parsers carry no `type` (e.g. a Content-Encoding: gzip body
+  // that does not inflate); they are the client's fault, never a 500.
+  if (err?.expose === true && Number.isInteger(err.status) && err.status >= 400 && err.status < 500) {
+    return new DomainError('invalid_input', { code: 'BODY_INVALID', title: 'Invalid body', detail: `The request body could not be read: ${String(err.message).slice(0, 200)}` });
+  }
   return undefined;
 }
 

@@ -109,7 +109,9 @@ export function short(v: unknown): string {
   try {
     s = JSON.stringify(v) ?? String(v);
   } catch {
-    s = String(v);
+    // JSON.stringify throws on values nested deeper than the stack (a hostile body); String() of
+    // such an array recurses just as deep, so only the kind of value is shown.
+    s = Array.isArray(v) ? '[…]' : typeof v === 'object' && v !== null ? '{…}' : String(v);
   }
   return s.length > 80 ? `${s.slice(0, 77)}...` : s;
 }

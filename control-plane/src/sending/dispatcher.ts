@@ -6,9 +6,10 @@ import { CarrierError } from '../connectors/carrier';
 import type { CarrierRouter } from '../connectors/carrier-router';
 import type { TrunkAccess } from '../trunks/trunk-access';
 import type { Metrics } from '../shared/metrics';
+import { singleFlight } from '../db/single-flight';
 import { PollLoop } from '../shared/poll-loop';
 import { CODE } from './message-status';
-import type { ClaimedMessage, MessageStore, Outcome } from './message-store';
+import type { ClaimedMessage, MessageStore, NewMessage, Outcome } from './message-store';
 
 export interface DispatcherOptions {
   instanceId: string;
@@ -34,6 +35,8 @@ export class Dispatcher {
   private idle?: () => void;
   private readonly inFlightIds = new Set<string>();
   private renewTimer?: NodeJS.Timeout;
+  /** Set when a tick found the in-flight budget used up: the next finished submission wakes the loop. */
+  private starved = false;
 
   constructor(
     private readonly knex: Knex,
@@ -45,7 +48,10 @@ export class Dispatcher {
     private readonly opts: DispatcherOptions,
   ) {
     this.loop = new PollLoop(() => this.tick(), opts.pollMs, (err) => this.logger.error({ err }, 'claiming messages failed'));
+    this.policyOf = singleFlight((trunkId: string) => trunkId, (trunkId: string) => this.access.policy(trunkId));
   }
+
+  private readonly policyOf: (trunkId: string) => ReturnType<TrunkAccess['policy']>;
 
   start(): void {
     this.loop.start();
@@ -78,10 +84,25 @@ export class Dispatcher {
     this.loop.wake();
   }
 
+  /** A lease for `count` new messages when they fit in the in-flight budget now (MessageStore.handOffTo). */
+  leaseFor(count: number): { owner: string; until: string } | undefined {
+    if (!this.loop.isRunning || this.inFlight + count > this.opts.maxInFlight) return undefined;
+    return { owner: this.opts.instanceId, until: new Date(Date.now() + this.opts.leaseMs).toISOString() };
+  }
+
+  /** Committed messages: the ones leased to us are submitted now, the others are claimed by the next tick. */
+  offer(messages: NewMessage[], leasedBy: string | undefined): void {
+    if (leasedBy !== this.opts.instanceId || !this.loop.isRunning) return this.wake();
+    for (const m of messages) void this.process({ ...m, submit_attempts: 0 });
+  }
+
   /** Claims what fits in the in-flight budget; true when it may find more at once. */
   private async tick(): Promise<boolean> {
     const room = this.opts.maxInFlight - this.inFlight;
-    if (room <= 0) return false;
+    if (room <= 0) {
+      this.starved = true;
+      return false;
+    }
     const batch = await this.store.claim(this.knex, this.opts.instanceId, Math.min(room, this.opts.batchSize), this.opts.leaseMs);
     for (const m of batch) void this.process(m);
     return batch.length > 0 && this.inFlight < this.opts.maxInFlight;
@@ -100,13 +121,18 @@ export class Dispatcher {
       this.inFlight--;
       this.inFlightIds.delete(m.id);
       if (this.inFlight === 0 && this.idle) this.idle();
-      if (this.inFlight < this.opts.maxInFlight) this.wake();
+      // New messages wake the loop when they commit; a finished submission only has to when the
+      // budget held claims back (a claim per submission would cost more than the submission).
+      if (this.starved) {
+        this.starved = false;
+        this.wake();
+      }
     }
   }
 
   private async submit(m: ClaimedMessage): Promise<Outcome> {
     const at = () => new Date().toISOString();
-    const policy = await this.access.policy(m.trunk_id);
+    const policy = await this.policyOf(m.trunk_id);
     if (!policy) return { kind: 'failed', message: m, codeId: CODE.INTERNAL, detail: 'trunk deleted before submission', at: at() };
     if (policy.blocked) return { kind: 'failed', message: m, codeId: CODE.TRUNK_BLOCKED, detail: 'SMS trunk is blocked', at: at() };
     const carrier = this.router.route(m.destination);

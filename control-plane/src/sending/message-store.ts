@@ -1,6 +1,7 @@
 import { Knex } from 'knex';
-import { nowIso } from '../db/database';
+import { lockTransaction, nowIso } from '../db/database';
 import { claimDue } from '../db/lease-claim';
+import { caseById, groupBy, insertChunked, SET_CHUNK } from '../db/set-writes';
 import type { CallbackEvent, CallbackOutbox, CallbackRow } from '../callbacks/outbox';
 import { DeliveryReceipt, isFinalReceiptStatus, ReceiptStatus } from '../connectors/carrier';
 import type { TrunkAccess } from '../trunks/trunk-access';
@@ -20,7 +21,12 @@ export interface NewMessage {
 export interface AcceptItem {
   messages: NewMessage[];
   idempotency?: { trunkId: string; key: string; hash: string; status: number; body: string };
+  /** Set by accept() when the messages were written already leased to this instance's dispatcher (see handOffTo). */
+  leasedBy?: string;
 }
+
+/** Grants a lease on `count` new messages to a dispatcher with room for them now, or declines. */
+export type MessageLeaser = (count: number) => { owner: string; until: string } | undefined;
 
 export interface ClaimedMessage extends NewMessage {
   submit_attempts: number;
@@ -37,6 +43,8 @@ export interface ReceiptItem {
 }
 
 const MESSAGE_CHUNK = 400;
+/** Taken by every transaction that writes message parts or parks receipts (see lockTransaction). */
+const RECEIPT_LOCK = 'sms-out:message-parts';
 
 /**
  * Every state change of a message and the callback rows that report it are written in one
@@ -49,8 +57,24 @@ export class MessageStore {
     private readonly access: TrunkAccess,
   ) {}
 
+  private leaser?: MessageLeaser;
+
+  /**
+   * Accepted messages are written already leased to this instance's dispatcher when it has room,
+   * and handed to it in memory after the commit: no claim query and no poll between the 201 and
+   * the submit_sm. The lease is a claim's, so if the process dies they are claimed again when it runs out.
+   */
+  handOffTo(leaser: MessageLeaser): void {
+    this.leaser = leaser;
+  }
+
   async accept(trx: Knex.Transaction, items: AcceptItem[]): Promise<void[]> {
-    const rows = items.flatMap((i) => i.messages).map((m) => ({ ...m, status: 'accepted', next_attempt_at: m.created_at, updated_at: m.created_at }));
+    const count = items.reduce((n, i) => n + i.messages.length, 0);
+    const lease = count > 0 ? this.leaser?.(count) : undefined;
+    for (const i of items) i.leasedBy = lease?.owner;
+    const rows = items
+      .flatMap((i) => i.messages)
+      .map((m) => ({ ...m, status: 'accepted', next_attempt_at: m.created_at, updated_at: m.created_at, lease_owner: lease?.owner ?? null, lease_until: lease?.until ?? null }));
     for (let i = 0; i < rows.length; i += MESSAGE_CHUNK) await trx('messages').insert(rows.slice(i, i + MESSAGE_CHUNK));
     const keys = items.flatMap((i) => (i.idempotency ? [i.idempotency] : []));
     if (keys.length) {
@@ -72,141 +96,270 @@ export class MessageStore {
     });
   }
 
+  /**
+   * Records carrier outcomes. Submissions, the common case, are written set-wise — one guarded
+   * UPDATE … RETURNING for the batch and one multi-row INSERT per table — so a group commit of
+   * hundreds of outcomes costs a handful of statements; failures and retries (rare) go row by row.
+   * Each message still moves out of `accepted` at most once: the guard decides, as before.
+   */
   async recordOutcomes(trx: Knex.Transaction, outcomes: Outcome[]): Promise<CallbackRow[][]> {
-    const results: CallbackRow[][] = [];
-    for (const o of outcomes) {
+    await lockTransaction(trx, RECEIPT_LOCK);
+    const results: CallbackRow[][] = outcomes.map(() => []);
+    const submitted: Array<{ i: number; o: Extract<Outcome, { kind: 'submitted' }> }> = [];
+    const seen = new Set<string>();
+    for (const [i, o] of outcomes.entries()) {
+      // A message twice in one batch: the guard would have made the second write a no-op.
+      if (seen.has(o.message.id)) continue;
+      seen.add(o.message.id);
+      if (o.kind === 'submitted') submitted.push({ i, o });
+      else results[i] = await this.recordOutcome(trx, o);
+    }
+    if (submitted.length === 0) return results;
+
+    const moved = new Set<string>();
+    for (let c = 0; c < submitted.length; c += SET_CHUNK) {
+      const chunk = submitted.slice(c, c + SET_CHUNK);
+      const rows: Array<{ id: string }> = await trx('messages')
+        .whereIn('id', chunk.map(({ o }) => o.message.id))
+        .where({ status: 'accepted' })
+        .update({
+          status: 'submitted',
+          processing_status: 'Success',
+          connector: caseById(trx, chunk.map(({ o }) => [o.message.id, o.connector])),
+          submitted_at: caseById(trx, chunk.map(({ o }) => [o.message.id, o.at])),
+          updated_at: caseById(trx, chunk.map(({ o }) => [o.message.id, o.at])),
+          lease_owner: null,
+          lease_until: null,
+          submit_attempts: trx.raw('submit_attempts + 1'),
+        })
+        .returning('id');
+      for (const r of rows) moved.add(r.id);
+    }
+    const done = submitted.filter(({ o }) => moved.has(o.message.id));
+    await insertChunked(
+      trx,
+      'message_parts',
+      done.flatMap(({ o }) => o.carrierMessageIds.map((cid, k) => ({ message_id: o.message.id, seq: k + 1, connector: o.connector, carrier_message_id: cid, status: null, updated_at: o.at }))),
+    );
+    await insertChunked(
+      trx,
+      'message_events',
+      done.map(({ o }) => ({ message_id: o.message.id, type: 'submitted', status: 'Success', detail: JSON.stringify({ connector: o.connector, carrier_message_ids: o.carrierMessageIds }), occurred_at: o.at })),
+    );
+    const events: Array<{ i: number; ev: CallbackEvent }> = [];
+    for (const { i, o } of done) {
       const m = o.message;
-      const events: CallbackEvent[] = [];
       const policy = await this.access.policy(m.trunk_id, trx);
-      if (o.kind === 'retry') {
-        await trx('messages')
-          .where({ id: m.id, status: 'accepted' })
-          .update({ submit_attempts: m.submit_attempts + 1, next_attempt_at: o.nextAttemptAt, lease_owner: null, lease_until: null, updated_at: nowIso() });
-        await trx('message_events').insert({ message_id: m.id, type: 'submit_retry', status: null, detail: JSON.stringify({ reason: o.detail.slice(0, 400) }), occurred_at: nowIso() });
-        results.push([]);
-        continue;
-      }
-      if (o.kind === 'submitted') {
-        const n = await trx('messages')
-          .where({ id: m.id, status: 'accepted' })
-          .update({ status: 'submitted', processing_status: 'Success', connector: o.connector, submitted_at: o.at, updated_at: o.at, lease_owner: null, lease_until: null, submit_attempts: m.submit_attempts + 1 });
-        if (n !== 1) {
-          results.push([]);
-          continue;
-        }
-        await trx('message_parts').insert(
-          o.carrierMessageIds.map((cid, i) => ({ message_id: m.id, seq: i + 1, connector: o.connector, carrier_message_id: cid, status: null, updated_at: o.at })),
-        );
-        await trx('message_events').insert({ message_id: m.id, type: 'submitted', status: 'Success', detail: JSON.stringify({ connector: o.connector, carrier_message_ids: o.carrierMessageIds }), occurred_at: o.at });
-        if (policy?.callbackUrl) {
-          events.push({
-            messageId: m.id,
-            trunkId: m.trunk_id,
-            url: policy.callbackUrl,
-            kind: 'status',
-            occurredAt: o.at,
-            attributes: statusAttributes(m, 'Success', null, o.at, o.carrierMessageIds.length),
-          });
-        }
-        const rows = await this.outbox.enqueue(trx, events);
-        // Receipts that overtook this write were parked; apply them now that the ids are mapped.
-        const parked = await trx('pending_receipts').where('connector', o.connector).whereIn('carrier_message_id', o.carrierMessageIds);
-        if (parked.length) {
-          await trx('pending_receipts').where('connector', o.connector).whereIn('carrier_message_id', o.carrierMessageIds).delete();
-          const more = await this.applyReceipts(
-            trx,
-            parked.map((p: any) => ({ connector: p.connector, receipt: JSON.parse(p.raw) as DeliveryReceipt })),
-          );
-          rows.push(...more.flat());
-        }
-        results.push(rows);
-        continue;
-      }
-      const status = processingStatusFor(o.codeId);
-      const n = await trx('messages')
-        .where({ id: m.id, status: 'accepted' })
-        .update({ status: 'failed', processing_status: status, code_id: o.codeId, final_at: o.at, updated_at: o.at, lease_owner: null, lease_until: null, submit_attempts: m.submit_attempts + 1 });
-      if (n !== 1) {
-        results.push([]);
-        continue;
-      }
-      await trx('message_events').insert({ message_id: m.id, type: 'failed', status, detail: JSON.stringify({ code_id: o.codeId, reason: o.detail.slice(0, 400) }), occurred_at: o.at });
       if (policy?.callbackUrl) {
-        events.push({ messageId: m.id, trunkId: m.trunk_id, url: policy.callbackUrl, kind: 'status', occurredAt: o.at, attributes: statusAttributes(m, status, o.codeId, o.at, 0) });
+        events.push({ i, ev: { messageId: m.id, trunkId: m.trunk_id, url: policy.callbackUrl, kind: 'status', occurredAt: o.at, attributes: statusAttributes(m, 'Success', null, o.at, o.carrierMessageIds.length) } });
       }
-      results.push(await this.outbox.enqueue(trx, events));
+    }
+    const rows = await this.outbox.enqueue(trx, events.map((e) => e.ev));
+    rows.forEach((row, k) => results[events[k]!.i]!.push(row));
+
+    // Receipts that overtook these writes were parked; apply them now that the ids are mapped.
+    const owner = new Map<string, number>();
+    const byConnector = new Map<string, string[]>();
+    for (const { i, o } of done) {
+      for (const cid of o.carrierMessageIds) {
+        owner.set(`${o.connector}\0${cid}`, i);
+        const list = byConnector.get(o.connector);
+        if (list) list.push(cid);
+        else byConnector.set(o.connector, [cid]);
+      }
+    }
+    const parked: Array<{ connector: string; carrier_message_id: string; raw: string }> = [];
+    for (const [connector, cids] of byConnector) {
+      for (let c = 0; c < cids.length; c += SET_CHUNK) parked.push(...(await trx('pending_receipts').where('connector', connector).whereIn('carrier_message_id', cids.slice(c, c + SET_CHUNK))));
+    }
+    if (parked.length) {
+      for (const [connector, rows] of groupBy(parked, (p) => p.connector)) {
+        const cids = [...new Set(rows.map((p) => p.carrier_message_id))];
+        for (let c = 0; c < cids.length; c += SET_CHUNK) await trx('pending_receipts').where('connector', connector).whereIn('carrier_message_id', cids.slice(c, c + SET_CHUNK)).delete();
+      }
+      const more = await this.applyReceipts(
+        trx,
+        parked.map((p) => ({ connector: p.connector, receipt: JSON.parse(p.raw) as DeliveryReceipt })),
+      );
+      parked.forEach((p, k) => results[owner.get(`${p.connector}\0${p.carrier_message_id}`)!]!.push(...more[k]!));
     }
     return results;
   }
 
+  /** One failed or retried submission, row by row (the rare paths). */
+  private async recordOutcome(trx: Knex.Transaction, o: Outcome): Promise<CallbackRow[]> {
+    const m = o.message;
+    if (o.kind === 'retry') {
+      await trx('messages')
+        .where({ id: m.id, status: 'accepted' })
+        .update({ submit_attempts: m.submit_attempts + 1, next_attempt_at: o.nextAttemptAt, lease_owner: null, lease_until: null, updated_at: nowIso() });
+      await trx('message_events').insert({ message_id: m.id, type: 'submit_retry', status: null, detail: JSON.stringify({ reason: o.detail.slice(0, 400) }), occurred_at: nowIso() });
+      return [];
+    }
+    if (o.kind === 'submitted') throw new Error('submissions are recorded set-wise');
+    const policy = await this.access.policy(m.trunk_id, trx);
+    const status = processingStatusFor(o.codeId);
+    const n = await trx('messages')
+      .where({ id: m.id, status: 'accepted' })
+      .update({ status: 'failed', processing_status: status, code_id: o.codeId, final_at: o.at, updated_at: o.at, lease_owner: null, lease_until: null, submit_attempts: m.submit_attempts + 1 });
+    if (n !== 1) return [];
+    await trx('message_events').insert({ message_id: m.id, type: 'failed', status, detail: JSON.stringify({ code_id: o.codeId, reason: o.detail.slice(0, 400) }), occurred_at: o.at });
+    if (!policy?.callbackUrl) return [];
+    return this.outbox.enqueue(trx, [{ messageId: m.id, trunkId: m.trunk_id, url: policy.callbackUrl, kind: 'status', occurredAt: o.at, attributes: statusAttributes(m, status, o.codeId, o.at, 0) }]);
+  }
+
+  /**
+   * Applies delivery receipts set-wise: the parts and their siblings are read in two queries, the
+   * receipts are applied in order in memory (so a duplicate within the batch is a duplicate, and a
+   * multipart message completes on the receipt that completes it), and the changes go out as a few
+   * multi-row statements. The final-status UPDATE keeps its guard (still `submitted`, no final
+   * status yet), so a message never moves back and a repeated receipt changes nothing.
+   */
   async applyReceipts(trx: Knex.Transaction, items: ReceiptItem[]): Promise<CallbackRow[][]> {
-    const results: CallbackRow[][] = [];
-    for (const { connector, receipt } of items) {
-      const now = nowIso();
-      const part = await trx('message_parts').where({ connector, carrier_message_id: receipt.carrierMessageId }).first();
+    await lockTransaction(trx, RECEIPT_LOCK);
+    const results: CallbackRow[][] = items.map(() => []);
+    const now = nowIso();
+    const key = (connector: string, cid: string) => `${connector}\0${cid}`;
+
+    const partByKey = new Map<string, { message_id: string; seq: number; connector: string; carrier_message_id: string; status: ReceiptStatus | null }>();
+    const wanted = new Map<string, Set<string>>();
+    for (const { connector, receipt } of items) wanted.set(connector, (wanted.get(connector) ?? new Set()).add(receipt.carrierMessageId));
+    for (const [connector, cids] of wanted) {
+      const list = [...cids];
+      for (let c = 0; c < list.length; c += SET_CHUNK) {
+        for (const p of await trx('message_parts').where('connector', connector).whereIn('carrier_message_id', list.slice(c, c + SET_CHUNK))) partByKey.set(key(p.connector, p.carrier_message_id), p);
+      }
+    }
+    // Every part of the messages concerned, to roll multipart messages up.
+    const partsOf = new Map<string, Array<{ seq: number; status: ReceiptStatus | null }>>();
+    const messageIds = [...new Set([...partByKey.values()].map((p) => p.message_id))];
+    for (let c = 0; c < messageIds.length; c += SET_CHUNK) {
+      const rows = await trx('message_parts').whereIn('message_id', messageIds.slice(c, c + SET_CHUNK)).select('message_id', 'seq', 'status');
+      for (const r of rows) {
+        const list = partsOf.get(r.message_id);
+        if (list) list.push({ seq: Number(r.seq), status: r.status });
+        else partsOf.set(r.message_id, [{ seq: Number(r.seq), status: r.status }]);
+      }
+    }
+    for (const parts of partsOf.values()) parts.sort((a, b) => a.seq - b.seq);
+
+    const park: Array<{ connector: string; carrier_message_id: string; status: string; raw: string; received_at: string }> = [];
+    const receiptEvents: Array<Record<string, unknown>> = [];
+    const partUpdates: Array<{ message_id: string; seq: number; status: ReceiptStatus }> = [];
+    const counts = new Map<string, { delivered: number; failed: number }>();
+    const completed = new Map<string, { i: number; final: ReceiptStatus; receipt: DeliveryReceipt; total: number; delivered: number; failed: number }>();
+    for (const [i, { connector, receipt }] of items.entries()) {
+      const part = partByKey.get(key(connector, receipt.carrierMessageId));
       if (!part) {
-        const exists = await trx('pending_receipts').where({ connector, carrier_message_id: receipt.carrierMessageId, status: receipt.status }).first();
-        if (!exists) {
-          // The whole receipt is kept so the DLR built later carries its error code and done date.
-          await trx('pending_receipts').insert({ connector, carrier_message_id: receipt.carrierMessageId, status: receipt.status, raw: JSON.stringify(receipt), received_at: now });
+        // The whole receipt is kept so the DLR built later carries its error code and done date.
+        if (!park.some((p) => p.connector === connector && p.carrier_message_id === receipt.carrierMessageId && p.status === receipt.status)) {
+          park.push({ connector, carrier_message_id: receipt.carrierMessageId, status: receipt.status, raw: JSON.stringify(receipt), received_at: now });
         }
-        results.push([]);
         continue;
       }
       const detail = JSON.stringify({ part: part.seq, carrier_message_id: receipt.carrierMessageId, error_code: receipt.errorCode ?? null });
       if (!isFinalReceiptStatus(receipt.status) || (part.status && isFinalReceiptStatus(part.status))) {
         // Intermediate states are history only; a second final receipt for a part is a duplicate.
-        await trx('message_events').insert({ message_id: part.message_id, type: part.status ? 'receipt_duplicate' : 'receipt', status: receipt.status, detail, occurred_at: now });
-        results.push([]);
+        receiptEvents.push({ message_id: part.message_id, type: part.status ? 'receipt_duplicate' : 'receipt', status: receipt.status, detail, occurred_at: now });
         continue;
       }
-      await trx('message_parts').where({ message_id: part.message_id, seq: part.seq }).update({ status: receipt.status, updated_at: now });
-      await trx('message_events').insert({ message_id: part.message_id, type: 'receipt', status: receipt.status, detail, occurred_at: now });
-      const parts: ReceiptStatus[] = (await trx('message_parts').where({ message_id: part.message_id }).orderBy('seq').pluck('status')) as ReceiptStatus[];
-      const delivered = parts.filter((s) => s === 'DELIVERED').length;
-      const failed = parts.filter((s) => s && s !== 'DELIVERED' && isFinalReceiptStatus(s)).length;
-      await trx('messages').where({ id: part.message_id }).update({ parts_delivered: delivered, parts_failed: failed, updated_at: now });
-      if (delivered + failed < parts.length) {
-        results.push([]);
-        continue;
+      part.status = receipt.status;
+      const parts = partsOf.get(part.message_id)!;
+      parts.find((p) => p.seq === Number(part.seq))!.status = receipt.status;
+      partUpdates.push({ message_id: part.message_id, seq: Number(part.seq), status: receipt.status });
+      receiptEvents.push({ message_id: part.message_id, type: 'receipt', status: receipt.status, detail, occurred_at: now });
+      const statuses = parts.map((p) => p.status);
+      const delivered = statuses.filter((s) => s === 'DELIVERED').length;
+      const failed = statuses.filter((s) => s && s !== 'DELIVERED' && isFinalReceiptStatus(s)).length;
+      counts.set(part.message_id, { delivered, failed });
+      if (delivered + failed === statuses.length && !completed.has(part.message_id)) {
+        completed.set(part.message_id, { i, final: rollUp(statuses as ReceiptStatus[]), receipt, total: statuses.length, delivered, failed });
       }
-      const final = rollUp(parts);
-      const n = await trx('messages')
-        .where({ id: part.message_id, status: 'submitted' })
-        .whereNull('final_status')
-        .update({ status: messageStatusOf(final), final_status: final, final_at: now, updated_at: now });
-      if (n !== 1) {
-        results.push([]);
-        continue;
+    }
+
+    if (park.length) {
+      const known = new Set<string>();
+      for (const [connector, cids] of groupBy(park, (p) => p.connector)) {
+        const list = [...new Set(cids.map((p) => p.carrier_message_id))];
+        for (let c = 0; c < list.length; c += SET_CHUNK) {
+          for (const r of await trx('pending_receipts').where('connector', connector).whereIn('carrier_message_id', list.slice(c, c + SET_CHUNK)).select('carrier_message_id', 'status')) {
+            known.add(`${connector}\0${r.carrier_message_id}\0${r.status}`);
+          }
+        }
       }
-      const m = await trx('messages').where({ id: part.message_id }).first();
-      await trx('message_events').insert({ message_id: m.id, type: 'final', status: final, detail: JSON.stringify({ parts_total: parts.length, parts_delivered: delivered, parts_failed: failed }), occurred_at: now });
+      await insertChunked(trx, 'pending_receipts', park.filter((p) => !known.has(`${p.connector}\0${p.carrier_message_id}\0${p.status}`)));
+    }
+    // One UPDATE per (status, seq): for single-part messages, usually one statement for the batch.
+    for (const [, group] of groupBy(partUpdates, (u) => `${u.status}\0${u.seq}`)) {
+      for (let c = 0; c < group.length; c += SET_CHUNK) {
+        await trx('message_parts')
+          .whereIn('message_id', group.slice(c, c + SET_CHUNK).map((u) => u.message_id))
+          .where('seq', group[0]!.seq)
+          .update({ status: group[0]!.status, updated_at: now });
+      }
+    }
+    await insertChunked(trx, 'message_events', receiptEvents);
+    for (const [, group] of groupBy([...counts], ([, n]) => `${n.delivered}\0${n.failed}`)) {
+      const [, n] = group[0]!;
+      for (let c = 0; c < group.length; c += SET_CHUNK) {
+        await trx('messages')
+          .whereIn('id', group.slice(c, c + SET_CHUNK).map(([id]) => id))
+          .update({ parts_delivered: n.delivered, parts_failed: n.failed, updated_at: now });
+      }
+    }
+
+    const finals = new Set<string>();
+    for (const [final, group] of groupBy([...completed], ([, c]) => c.final)) {
+      for (let c = 0; c < group.length; c += SET_CHUNK) {
+        const rows: Array<{ id: string }> = await trx('messages')
+          .whereIn('id', group.slice(c, c + SET_CHUNK).map(([id]) => id))
+          .where({ status: 'submitted' })
+          .whereNull('final_status')
+          .update({ status: messageStatusOf(final as ReceiptStatus), final_status: final, final_at: now, updated_at: now })
+          .returning('id');
+        for (const r of rows) finals.add(r.id);
+      }
+    }
+    if (finals.size === 0) return results;
+    const ids = [...finals];
+    const messages = new Map<string, any>();
+    for (let c = 0; c < ids.length; c += SET_CHUNK) {
+      for (const m of await trx('messages').whereIn('id', ids.slice(c, c + SET_CHUNK)).select('id', 'trunk_id', 'source', 'destination')) messages.set(m.id, m);
+    }
+    const finalEvents: Array<Record<string, unknown>> = [];
+    const dlrs: Array<{ i: number; ev: CallbackEvent }> = [];
+    for (const [id, c] of completed) {
+      const m = messages.get(id);
+      if (!m) continue;
+      finalEvents.push({ message_id: id, type: 'final', status: c.final, detail: JSON.stringify({ parts_total: c.total, parts_delivered: c.delivered, parts_failed: c.failed }), occurred_at: now });
       const policy = await this.access.policy(m.trunk_id, trx);
       if (policy?.callbackUrl && policy.dlrEvents) {
-        results.push(
-          await this.outbox.enqueue(trx, [
-            {
-              messageId: m.id,
-              trunkId: m.trunk_id,
-              url: policy.callbackUrl,
-              kind: 'dlr',
-              occurredAt: now,
-              attributes: {
-                status: final,
-                destination: m.destination,
-                source: m.source,
-                parts_total: parts.length,
-                parts_delivered: delivered,
-                parts_failed: failed,
-                error_code: receipt.errorCode ?? null,
-                done_at: receipt.doneAt ?? now,
-                time: now,
-              },
+        dlrs.push({
+          i: c.i,
+          ev: {
+            messageId: id,
+            trunkId: m.trunk_id,
+            url: policy.callbackUrl,
+            kind: 'dlr',
+            occurredAt: now,
+            attributes: {
+              status: c.final,
+              destination: m.destination,
+              source: m.source,
+              parts_total: c.total,
+              parts_delivered: c.delivered,
+              parts_failed: c.failed,
+              error_code: c.receipt.errorCode ?? null,
+              done_at: c.receipt.doneAt ?? now,
+              time: now,
             },
-          ]),
-        );
-      } else results.push([]);
+          },
+        });
+      }
     }
+    await insertChunked(trx, 'message_events', finalEvents);
+    const rows = await this.outbox.enqueue(trx, dlrs.map((d) => d.ev));
+    rows.forEach((row, k) => results[dlrs[k]!.i]!.push(row));
     return results;
   }
 }

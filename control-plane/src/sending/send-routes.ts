@@ -1,7 +1,10 @@
 import crypto from 'node:crypto';
+import { isUtf8 } from 'node:buffer';
 import express, { NextFunction, Request, Response, Router } from 'express';
 import { Knex } from 'knex';
 import { isUniqueViolation } from '../db/database';
+import { timeOrderedId } from '../db/ids';
+import { singleFlight } from '../db/single-flight';
 import type { TransactionBatcher } from '../db/transaction-batcher';
 import { DomainError, notAuthenticated, rateLimited } from '../errors';
 import { JSONAPI_MEDIA_TYPE } from '../http/jsonapi';
@@ -46,6 +49,12 @@ const sendError = (status: number, code: string, title: string, detail: string, 
  */
 export function sendRoutes(deps: SendDeps): Router {
   const r = Router();
+  const lookupCredentials = singleFlight((username: string) => username, (username: string) => deps.credentials.lookup(username));
+  const policyOf = singleFlight((trunkId: string) => trunkId, (trunkId: string) => deps.access.policy(trunkId));
+  const sourceAllowed = singleFlight(
+    (policy: TrunkPolicy, source: string) => `${policy.trunkId}\0${policy.version}\0${source}`,
+    (policy: TrunkPolicy, source: string) => deps.access.isSourceAllowed(policy, source),
+  );
 
   const authenticate = async (req: Request, res: Response, next: NextFunction) => {
     res.setHeader('WWW-Authenticate', 'Basic realm="sms-out", charset="UTF-8"');
@@ -57,8 +66,10 @@ export function sendRoutes(deps: SendDeps): Router {
       return notAuthenticated(code, detail);
     };
     if (!basic) throw await fail('UNAUTHORIZED', 'Send the trunk credentials with HTTP Basic authentication');
-    const entry = await deps.credentials.lookup(basic.username);
-    const policy = entry ? await deps.access.policy(entry.trunkId) : null;
+    // Generated usernames are printable; one with control characters matches no trunk (and PostgreSQL refuses a NUL in a query).
+    if (/[\u0000-\u001f\u007f]/.test(basic.username)) throw await fail('UNAUTHORIZED', 'Invalid username or password');
+    const entry = await lookupCredentials(basic.username);
+    const policy = entry ? await policyOf(entry.trunkId) : null;
     if (!entry || !policy) throw await fail('UNAUTHORIZED', 'Invalid username or password');
     if (!deps.access.isIpAllowed(policy, ip)) throw await fail('IP_NOT_ALLOWED', "This client IP address is not in the trunk's allowed IP addresses");
     if (!deps.credentials.passwordMatches(entry, basic.password)) throw await fail('UNAUTHORIZED', 'Invalid username or password');
@@ -85,6 +96,8 @@ export function sendRoutes(deps: SendDeps): Router {
   const submit = (type: 'outbound_messages' | 'bulk_outbound_messages') => async (req: Request, res: Response) => {
     const policy = res.locals.trunk as TrunkPolicy;
     const rawBody = (req.body as Buffer | undefined) ?? Buffer.alloc(0);
+    // Decoding would turn bytes that are not UTF-8 into U+FFFD and send a text the client never wrote.
+    if (!isUtf8(rawBody)) throw sendError(400, 'INVALID_JSON', 'Bad Request', 'The body is not valid UTF-8', '');
     let parsed: unknown;
     try {
       parsed = JSON.parse(rawBody.toString('utf8'));
@@ -96,7 +109,7 @@ export function sendRoutes(deps: SendDeps): Router {
     if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
       throw new DomainError('invalid_input', { code: 'INVALID_IDEMPOTENCY_KEY', title: 'Bad Request', detail: 'Idempotency-Key must be 1 to 255 visible ASCII characters', meta: { header: 'Idempotency-Key' } });
     }
-    if (!(await deps.access.isSourceAllowed(policy, submission.source))) {
+    if (!(await sourceAllowed(policy, submission.source))) {
       throw sendError(422, 'SOURCE_NOT_ALLOWED', 'Unprocessable Entity', `source ${submission.source} is not allowed on this trunk (Source Address Settings)`, '/data/attributes/source');
     }
 
@@ -110,9 +123,10 @@ export function sendRoutes(deps: SendDeps): Router {
     const retryAfter = deps.rateLimiter.take(policy.trunkId, policy.rateLimitPerSecond, submission.destinations.length);
     if (retryAfter > 0) throw rateLimited('RATE_LIMITED', `This trunk allows ${policy.rateLimitPerSecond} messages per second; retry after ${retryAfter} s`, retryAfter);
 
-    const now = new Date().toISOString();
+    const nowMs = Date.now();
+    const now = new Date(nowMs).toISOString();
     const messages: NewMessage[] = submission.destinations.map((destination) => ({
-      id: crypto.randomUUID(),
+      id: timeOrderedId(nowMs),
       trunk_id: policy.trunkId,
       source: submission.source,
       destination,
@@ -126,7 +140,7 @@ export function sendRoutes(deps: SendDeps): Router {
         ? { data: { id: messages[0]!.id, type, attributes: { encoding: submission.analysis.encoding, segments: submission.analysis.segments } } }
         : {
             data: {
-              id: crypto.randomUUID(),
+              id: timeOrderedId(nowMs),
               type,
               attributes: { message_ids: messages.map((m) => m.id), encoding: submission.analysis.encoding, segments: submission.analysis.segments },
               relationships: { outbound_messages: { data: messages.map((m) => ({ type: 'outbound_messages', id: m.id })) } },

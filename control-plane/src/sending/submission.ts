@@ -75,6 +75,9 @@ export function parseSubmission(body: unknown, type: 'outbound_messages' | 'bulk
     errors.push(bad(content === undefined || content === '' ? 'content is required and must not be empty' : `content must be a string, got ${short(content)}`, p('content')));
   } else if (/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(content)) {
     errors.push(bad('content holds an unpaired UTF-16 surrogate; send valid Unicode text', p('content')));
+  } else if (content.includes('\u0000')) {
+    // Other control characters are sent (as UCS-2); NUL is no text, and PostgreSQL cannot store it.
+    errors.push(bad('content holds a NUL character (U+0000); remove it', p('content')));
   } else {
     analysis = analyzeContent(content);
     if (analysis.segments > MAX_SEGMENTS) {

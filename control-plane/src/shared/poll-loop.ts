@@ -6,6 +6,8 @@
 export class PollLoop {
   private running = false;
   private ticking = false;
+  /** A wake that came while a tick ran: the work it announces may have been committed after that tick's query. */
+  private wokenWhileTicking = false;
   private timer?: NodeJS.Timeout;
   private current: Promise<void> = Promise.resolve();
 
@@ -32,7 +34,9 @@ export class PollLoop {
   }
 
   wake(): void {
-    if (this.running && !this.ticking) this.schedule(0);
+    if (!this.running) return;
+    if (this.ticking) this.wokenWhileTicking = true;
+    else this.schedule(0);
   }
 
   private schedule(ms: number): void {
@@ -45,6 +49,7 @@ export class PollLoop {
   private async run(): Promise<void> {
     if (!this.running || this.ticking) return;
     this.ticking = true;
+    this.wokenWhileTicking = false;
     let more = false;
     try {
       more = await this.tick();
@@ -53,6 +58,6 @@ export class PollLoop {
     } finally {
       this.ticking = false;
     }
-    if (this.running) this.schedule(more ? 0 : this.pollMs);
+    if (this.running) this.schedule(more || this.wokenWhileTicking ? 0 : this.pollMs);
   }
 }

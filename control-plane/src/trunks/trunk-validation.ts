@@ -51,8 +51,8 @@ export function checkCallbackUrl(value: unknown, pointer: string, errors: ErrorC
     errors.add('CALLBACK_URL_INVALID', 'callback_url must not carry user:password@; callbacks are signed instead (see the README)', pointer);
     return undefined;
   }
-  if (/\s/.test(value) || url.hostname === '') {
-    errors.add('CALLBACK_URL_INVALID', `${short(value)} has whitespace or no host`, pointer);
+  if (/[\s\u0000-\u001f\u007f]/.test(value) || url.hostname === '') {
+    errors.add('CALLBACK_URL_INVALID', `${short(value)} has whitespace, control characters or no host`, pointer);
     return undefined;
   }
   return value;
