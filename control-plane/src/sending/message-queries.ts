@@ -47,22 +47,10 @@ export class MessageQueries {
       type: 'outbound_messages',
       id,
       attributes: {
-        status: m.status,
-        processing_status: m.processing_status,
-        code_id: m.code_id ?? null,
-        final_status: m.final_status,
-        destination: m.destination,
-        source: m.source,
-        encoding: m.encoding,
-        segments: Number(m.segments),
+        ...summaryAttributes(m),
         parts_total: parts.length || Number(m.segments),
-        parts_delivered: Number(m.parts_delivered),
-        parts_failed: Number(m.parts_failed),
         connector: m.connector,
         carrier_message_ids: parts.map((p: any) => p.carrier_message_id),
-        created_at: m.created_at,
-        submitted_at: m.submitted_at,
-        final_at: m.final_at,
         events: [
           { type: 'accepted', status: null, occurred_at: m.created_at, detail: null },
           ...events.map((e: any) => ({ type: e.type, status: e.status, occurred_at: e.occurred_at, detail: e.detail ? JSON.parse(e.detail) : null })),
@@ -121,20 +109,8 @@ export class MessageQueries {
         type: 'outbound_messages',
         id: m.id,
         attributes: {
-          status: m.status,
-          processing_status: m.processing_status,
-          code_id: m.code_id ?? null,
-          final_status: m.final_status,
-          destination: m.destination,
-          source: m.source,
+          ...summaryAttributes(m),
           content: m.content,
-          encoding: m.encoding,
-          segments: Number(m.segments),
-          parts_delivered: Number(m.parts_delivered),
-          parts_failed: Number(m.parts_failed),
-          created_at: m.created_at,
-          submitted_at: m.submitted_at,
-          final_at: m.final_at,
           callbacks: callbacks.get(m.id) ?? [],
         },
         relationships: { sms_trunk: { data: { type: 'sms_trunks', id: m.trunk_id } } },
@@ -158,4 +134,23 @@ export class MessageQueries {
     await audit(trx);
     });
   }
+}
+
+/** The attributes both the trunk's view and the admin log show for a message row. */
+function summaryAttributes(m: any): Record<string, unknown> {
+  return {
+    status: m.status,
+    processing_status: m.processing_status,
+    code_id: m.code_id ?? null,
+    final_status: m.final_status,
+    destination: m.destination,
+    source: m.source,
+    encoding: m.encoding,
+    segments: Number(m.segments),
+    parts_delivered: Number(m.parts_delivered),
+    parts_failed: Number(m.parts_failed),
+    created_at: m.created_at,
+    submitted_at: m.submitted_at,
+    final_at: m.final_at,
+  };
 }
