@@ -299,7 +299,7 @@ describe('send path over SMPP: API → dispatcher → SmppCarrier → test SMSC 
     for (const id of [ok.id, bad.id, long.id]) expect(dlrs(f, id), `DLRs of ${id}`).to.have.length(1);
     expect(dlrs(f, bad.id)[0]!.json.data.attributes).to.include({ status: 'UNDELIVERABLE', error_code: '001' });
     expect(f.smsc.deliverResponses.every((r) => r.commandStatus === 0 && r.attempt === 1)).to.equal(true);
-    expect(await f.t.platform.db.knex('pending_receipts').count({ n: '*' }).first()).to.deep.include({ n: 0 });
+    expect(Number((await f.t.platform.db.knex('pending_receipts').count({ n: '*' }).first())!.n)).to.equal(0);
   });
 
   it('(3) parks receipts that reach the store before the submit outcome (pending_receipts) and applies them with the outcome', async () => {
@@ -323,7 +323,7 @@ describe('send path over SMPP: API → dispatcher → SmppCarrier → test SMSC 
     expect(longView).to.include({ status: 'delivered', final_status: 'DELIVERED', parts_total: 2, parts_delivered: 2 });
     expect(okView.events.map((e: any) => e.type)).to.deep.equal(['accepted', 'submitted', 'receipt', 'final']);
     for (const id of [ok.id, bad.id, long.id]) expect(dlrs(f, id), `DLRs of ${id}`).to.have.length(1);
-    expect((await knex('pending_receipts').count({ n: '*' }).first())!.n).to.equal(0);
+    expect(Number((await knex('pending_receipts').count({ n: '*' }).first())!.n)).to.equal(0);
     expect(dlrs(f, bad.id)[0]!.json.data.attributes).to.include({ status: 'UNDELIVERABLE', parts_failed: 1 });
   });
 
@@ -331,7 +331,7 @@ describe('send path over SMPP: API → dispatcher → SmppCarrier → test SMSC 
     const f = await setup({ smsc: { receiptBeforeResp: true, receiptStatus: () => 'UNDELIV' }, wrap: (c) => new LateResultCarrier(c, 600) });
     const { id } = await send(f, '15550000050', 'parked, undeliverable');
     await f.smsc.waitFor('the receipt acknowledged', () => f.smsc.deliverResponses.length >= 1);
-    expect(await f.t.platform.db.knex('pending_receipts').count({ n: '*' }).first()).to.deep.include({ n: 1 });
+    expect(Number((await f.t.platform.db.knex('pending_receipts').count({ n: '*' }).first())!.n)).to.equal(1);
     await settled(f, id);
     const dlr = dlrs(f, id)[0]!.json.data.attributes;
     // The SMSC said err:001; the same receipt applied directly (the test above, 15550000010) reports '001'.
