@@ -32,7 +32,7 @@ const CFG = {
   bulkConcurrency: env('BENCH_BULK_CONCURRENCY', 8, 2),
   e2eRate: env('BENCH_E2E_RATE', 4000, 200),
   e2eDurationS: env('BENCH_E2E_DURATION_S', 20, 2),
-  e2eSteps: env('BENCH_E2E_STEPS', 3, 1),
+  e2eSteps: env('BENCH_E2E_STEPS', 4, 1),
   e2eConnections: env('BENCH_E2E_CONNECTIONS', 64, 16),
   drainTimeoutS: env('BENCH_DRAIN_TIMEOUT_S', 60, 30),
   trunks: env('BENCH_TRUNKS', 200, 5),
@@ -314,7 +314,10 @@ async function e2eSeries(label, opts) {
     const held = attempts.filter((a) => a.sustained);
     const failed = attempts.filter((a) => !a.sustained);
     if (held.length && failed.length) break;
-    rate = Math.round((r.sustained ? rate * 1.25 : rate * 0.75) / 50) * 50;
+    // Down: to 90 % of what actually flowed when that is lower than three quarters, so a far-off
+    // target converges in one step instead of spending every step above capacity.
+    const next = r.sustained ? rate * 1.25 : Math.min(rate * 0.75, Math.max(r.callbackRate, r.acceptedRate) * 0.9);
+    rate = Math.round(next / 50) * 50;
     if (rate < 50) break;
   }
   const held = attempts.filter((a) => a.sustained);

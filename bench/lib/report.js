@@ -36,16 +36,19 @@ function evaluateTargets(R) {
   add('Submit vs bare Express (same run)', '≥ 0.6×', o && b && ratio(o.rps, b.rps), o && b && o.rps / b.rps >= 0.6);
   const e = R.e2e.ours;
   const e0 = atTarget(R, 'ours');
-  add('Sustained end to end, no growing backlog', '≥ 4,000 msg/s', e && (Number.isFinite(e.sustainedRate) ? `${fmt(e.sustainedRate)} msg/s` : `not sustained at ${fmt(Math.min(...e.attempts.map((a) => a.offeredRate)))} msg/s`), e && e.sustainedRate >= 4000);
-  add('Receipt → callback p99 (at the target rate)', '≤ 0.5 s', e0 && ms(e0.receiptToCallbackP99), e0 && e0.receiptToCallbackP99 <= 500, e0 ? `offered ${fmt(e0.offeredRate)} msg/s` : '');
-  add('Submit p99 while callbacks flow', '≤ 50 ms', e0 && ms(e0.submitP99), e0 && e0.submitP99 <= 50, e0 ? `offered ${fmt(e0.offeredRate)} msg/s` : '');
-  add('RSS under the sustained run', '≤ 250 MB', e0 && MB(e0.peakRssBytes), e0 && e0.peakRssBytes <= 250 * 2 ** 20);
+  const at = (a) => (a ? `offered ${fmt(a.offeredRate)}/s, accepted ${fmt(a.acceptedRate)}/s${a.sustained ? '' : ', not sustained'}` : '');
+  add('Sustained end to end, no growing backlog', '≥ 4,000 msg/s', e && (Number.isFinite(e.sustainedRate) ? `${fmt(e.sustainedRate)} msg/s` : `none of ${e.attempts.map((a) => fmt(a.offeredRate)).join(', ')} msg/s`), e && e.sustainedRate >= 4000);
+  // The latency targets hold "while sustained": a run that fell behind fails them whatever it measured.
+  add('Receipt → callback p99 (at the target rate)', '≤ 0.5 s', e0 && ms(e0.receiptToCallbackP99), e0 && e0.sustained && e0.receiptToCallbackP99 <= 500, at(e0));
+  add('Submit p99 while callbacks flow', '≤ 50 ms', e0 && ms(e0.submitP99), e0 && e0.sustained && e0.submitP99 <= 50, at(e0));
+  add('RSS under the sustained run', '≤ 250 MB', e0 && MB(e0.peakRssBytes), e0 && e0.peakRssBytes <= 250 * 2 ** 20, at(e0));
   add('Bulk (1000 destinations per request)', '≥ 50,000 msg/s', R.bulk && `${fmt(R.bulk.messagesPerS)} msg/s`, R.bulk && R.bulk.messagesPerS >= 50_000);
   add(`Deploy of ${R.reconcile ? R.reconcile.trunks : 200} trunks`, '≤ 30 s', R.reconcile && `${R.reconcile.deploySeconds.toFixed(1)} s`, R.reconcile && R.reconcile.deploySeconds <= 30, R.reconcile ? '' : R.skipped.reconcile || '');
   const k = R.e2e.kannel;
   const k0 = atTarget(R, 'kannel');
-  add('Sustained rate vs Kannel (same run)', '≥ 1.0×', e && k && ratio(e.sustainedRate, k.sustainedRate), e && k && e.sustainedRate >= k.sustainedRate, k ? '' : R.skipped.kannel || '');
-  add('Receipt → callback p99 vs Kannel', '≥ 10× better', e0 && k0 && `${ratio(k0.receiptToCallbackP99, e0.receiptToCallbackP99)} better`, e0 && k0 && k0.receiptToCallbackP99 / e0.receiptToCallbackP99 >= 10);
+  const sustainedPair = e && k && `ours ${Number.isFinite(e.sustainedRate) ? fmt(e.sustainedRate) : 'none'}, Kannel ${Number.isFinite(k.sustainedRate) ? fmt(k.sustainedRate) : 'none'}`;
+  add('Sustained rate vs Kannel (same run)', '≥ 1.0×', sustainedPair && (Number.isFinite(e.sustainedRate) && Number.isFinite(k.sustainedRate) ? ratio(e.sustainedRate, k.sustainedRate) : sustainedPair), e && k && Number.isFinite(e.sustainedRate) && !(k.sustainedRate > e.sustainedRate), k ? sustainedPair : R.skipped.kannel || '');
+  add('Receipt → callback p99 vs Kannel', '≥ 10× better', e0 && k0 && `${ratio(k0.receiptToCallbackP99, e0.receiptToCallbackP99)} better`, e0 && k0 && e0.sustained && k0.receiptToCallbackP99 / e0.receiptToCallbackP99 >= 10, e0 && k0 ? `ours ${at(e0)}; Kannel ${at(k0)}` : '');
   return t;
 }
 
