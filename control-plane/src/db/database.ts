@@ -48,14 +48,15 @@ export async function openDatabase(url: string, opts: { migrate?: boolean } = {}
 }
 
 /**
- * Serializes the transactions that take the same `name` until they end. Recording a submit outcome
- * (message parts inserted, parked receipts picked up) and applying receipts (parts looked up, unknown
- * ones parked) must not interleave: under PostgreSQL's READ COMMITTED each would miss the other's
- * uncommitted rows and the receipt would stay parked forever. SQLite runs one transaction at a
- * time already.
+ * Serializes the transactions that take the same `name` from here until they end; true when a lock
+ * was taken. On PostgreSQL two transactions under READ COMMITTED can each miss the other's
+ * uncommitted rows (a receipt parked while its message's parts are being written, see
+ * MessageStore); SQLite runs one transaction at a time already, so there it is a no-op (false).
  */
-export async function lockTransaction(trx: Knex.Transaction, name: string): Promise<void> {
-  if (trx.client.config.client === 'pg') await trx.raw('select pg_advisory_xact_lock(hashtext(?))', [name]);
+export async function lockTransaction(trx: Knex.Transaction, name: string): Promise<boolean> {
+  if (trx.client.config.client !== 'pg') return false;
+  await trx.raw('select pg_advisory_xact_lock(hashtext(?))', [name]);
+  return true;
 }
 
 /** Maps a driver's unique-violation error to a boolean, portable across sqlite and pg. */

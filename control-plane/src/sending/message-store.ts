@@ -43,7 +43,7 @@ export interface ReceiptItem {
 }
 
 const MESSAGE_CHUNK = 400;
-/** Taken by every transaction that writes message parts or parks receipts (see lockTransaction). */
+/** Taken by every transaction that picks up parked receipts or parks one (see lockTransaction). */
 const RECEIPT_LOCK = 'sms-out:message-parts';
 
 /**
@@ -103,7 +103,6 @@ export class MessageStore {
    * Each message still moves out of `accepted` at most once: the guard decides, as before.
    */
   async recordOutcomes(trx: Knex.Transaction, outcomes: Outcome[]): Promise<CallbackRow[][]> {
-    await lockTransaction(trx, RECEIPT_LOCK);
     const results: CallbackRow[][] = outcomes.map(() => []);
     const submitted: Array<{ i: number; o: Extract<Outcome, { kind: 'submitted' }> }> = [];
     const seen = new Set<string>();
@@ -168,6 +167,9 @@ export class MessageStore {
         else byConnector.set(o.connector, [cid]);
       }
     }
+    // Taken after the parts are written and held to the commit: a receipt transaction that is about
+    // to park (it takes the same lock first) either sees our parts or has committed its parked row.
+    await lockTransaction(trx, RECEIPT_LOCK);
     const parked: Array<{ connector: string; carrier_message_id: string; raw: string }> = [];
     for (const [connector, cids] of byConnector) {
       for (let c = 0; c < cids.length; c += SET_CHUNK) parked.push(...(await trx('pending_receipts').where('connector', connector).whereIn('carrier_message_id', cids.slice(c, c + SET_CHUNK))));
@@ -215,8 +217,7 @@ export class MessageStore {
    * multi-row statements. The final-status UPDATE keeps its guard (still `submitted`, no final
    * status yet), so a message never moves back and a repeated receipt changes nothing.
    */
-  async applyReceipts(trx: Knex.Transaction, items: ReceiptItem[]): Promise<CallbackRow[][]> {
-    await lockTransaction(trx, RECEIPT_LOCK);
+  async applyReceipts(trx: Knex.Transaction, items: ReceiptItem[], locked = false): Promise<CallbackRow[][]> {
     const results: CallbackRow[][] = items.map(() => []);
     const now = nowIso();
     const key = (connector: string, cid: string) => `${connector}\0${cid}`;
@@ -277,6 +278,13 @@ export class MessageStore {
       }
     }
 
+    // Two rare cases need the lock, and then a fresh start under it (nothing is written yet):
+    // parking a receipt that overtook its submit outcome — under the lock the outcome being written
+    // has either committed, so reading again finds its parts, or will see our parked row — and a
+    // multipart message, whose parts' receipts may be applied by two transactions at once, each
+    // blind to the other's part. Single-part messages need neither: the guarded final UPDATE decides.
+    const multipart = [...counts.keys()].some((id) => (partsOf.get(id)?.length ?? 0) > 1);
+    if ((park.length || multipart) && !locked && (await lockTransaction(trx, RECEIPT_LOCK))) return this.applyReceipts(trx, items, true);
     if (park.length) {
       const known = new Set<string>();
       for (const [connector, cids] of groupBy(park, (p) => p.connector)) {
