@@ -303,7 +303,10 @@ async function e2eRun(label, { targets, pids, smsc, rx, rate, durationS, prefix 
 }
 
 let prefixSeq = 10;
-/** Warm-up, then the target rate; up by 25 % while it holds, down by 25 % while it does not (BENCH_E2E_STEPS runs). */
+/**
+ * Warm-up, then the target rate; then up 25 % while every rate held, down to what flowed while none
+ * did, and halfway between the highest rate that held and the lowest that did not (BENCH_E2E_STEPS runs).
+ */
 async function e2eSeries(label, opts) {
   if (CFG.warmupS > 0) await e2eRun(`${label} (warm-up)`, { ...opts, rate: Math.min(CFG.e2eRate, 2000), durationS: Math.max(1, CFG.warmupS), prefix: `4${prefixSeq++}` });
   const attempts = [];
@@ -311,14 +314,18 @@ async function e2eSeries(label, opts) {
   for (let i = 0; i < CFG.e2eSteps; i++) {
     const r = await e2eRun(label, { ...opts, rate, durationS: CFG.e2eDurationS, prefix: `4${prefixSeq++}` });
     attempts.push(r);
-    const held = attempts.filter((a) => a.sustained);
-    const failed = attempts.filter((a) => !a.sustained);
-    if (held.length && failed.length) break;
-    // Down: to 90 % of what actually flowed when that is lower than three quarters, so a far-off
-    // target converges in one step instead of spending every step above capacity.
-    const next = r.sustained ? rate * 1.25 : Math.min(rate * 0.75, Math.max(r.callbackRate, r.acceptedRate) * 0.9);
+    const lo = Math.max(0, ...attempts.filter((a) => a.sustained).map((a) => a.offeredRate));
+    const hi = Math.min(Infinity, ...attempts.filter((a) => !a.sustained).map((a) => a.offeredRate));
+    let next;
+    if (lo === 0) {
+      // Down: to 90 % of what actually flowed when that is lower than three quarters, so a far-off
+      // target converges in one step instead of spending every step above capacity.
+      next = Math.min(rate * 0.75, Math.max(r.callbackRate, r.acceptedRate) * 0.9);
+    } else if (hi === Infinity) next = rate * 1.25;
+    else if (hi / lo < 1.1) break;
+    else next = (lo + hi) / 2;
     rate = Math.round(next / 50) * 50;
-    if (rate < 50) break;
+    if (rate < 50 || attempts.some((a) => a.offeredRate === rate)) break;
   }
   const held = attempts.filter((a) => a.sustained);
   return { attempts, atTarget: attempts[0], sustainedRate: held.length ? Math.max(...held.map((a) => a.offeredRate)) : NaN, best: held.sort((a, b) => b.offeredRate - a.offeredRate)[0] };
