@@ -341,7 +341,7 @@ function webhookProblems(root: Json, name: string, cb: ReceivedCallback): string
  * The Express app a running platform serves. The platform object does not hand out its app, and
  * rebuilding one with createApp would need every dependency the composition root wires; instead
  * this catches the server on Node's public `http.server.request.start` diagnostics channel during
- * one request and takes its "request" listener, which is the app given to http.createServer.
+ * one request and takes its "request" listener, the platform's createApp(), whose `express` is the app.
  */
 async function servedApp(url: string): Promise<express.Express> {
   const port = Number(new URL(url).port);
@@ -356,7 +356,8 @@ async function servedApp(url: string): Promise<express.Express> {
   } finally {
     diagnosticsChannel.unsubscribe('http.server.request.start', onStart);
   }
-  const app = server?.listeners('request')[0] as (express.Express & { router?: unknown }) | undefined;
+  const listener = server?.listeners('request')[0] as { express?: express.Express & { router?: unknown } } | undefined;
+  const app = listener?.express;
   if (!app || typeof app.router !== 'function') throw new Error(`could not find the Express app serving ${url}`);
   return app;
 }

@@ -1,3 +1,4 @@
+import type { RequestListener } from 'node:http';
 import express, { Express, Request } from 'express';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -16,7 +17,7 @@ import { didRoutes } from '../dids/did-routes';
 import type { DidService } from '../dids/did-service';
 import { messageRoutes } from '../messages/message-routes';
 import { createPanelApp, redirectRootToPanel } from '../panel/panel-app';
-import { SendDeps, sendRoutes } from '../sending/send-routes';
+import { SendDeps, sendApi } from '../sending/send-routes';
 import { redactUrl } from '../shared/logger';
 import { safeEqual } from '../shared/secrets';
 import { trunkRoutes } from '../trunks/trunk-routes';
@@ -58,8 +59,14 @@ function packageRoot(): string {
 
 export const OPENAPI_PATH = path.join(packageRoot(), 'control-plane/openapi.json');
 
-export function createApp(deps: AppDeps): Express {
+/**
+ * The platform's request listener: the send API's POST endpoints straight off node:http (see
+ * SendApi.serve), everything else through Express (`.express`, which also routes every endpoint
+ * the fast path serves).
+ */
+export function createApp(deps: AppDeps): RequestListener & { express: Express } {
   const app = express();
+  const sendRoutes = sendApi(deps.send, deps.logger);
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('query parser', 'simple');
@@ -74,24 +81,9 @@ export function createApp(deps: AppDeps): Express {
     customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
     autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics' },
   });
-  // The send API logs what it refuses or fails at, and accepted sends only at debug: at thousands
-  // of messages a second pino-http's child logger per request (the request serialized and redacted
-  // up front) cost more CPU than the rest of the request, and every accepted message is in the
-  // message log already.
+  // The send API logs its own requests (sendApi): what it refuses or fails at, accepted sends at debug.
   const sendPaths = new Set(['/outbound_messages', '/bulk_outbound_messages']);
-  app.use((req, res, next) => {
-    if (req.method !== 'POST' || !sendPaths.has(req.path)) return accessLog(req, res, next);
-    const startedMs = Date.now();
-    res.once('finish', () => {
-      const level = res.statusCode >= 500 ? 'error' : res.statusCode >= 300 ? 'info' : 'debug';
-      if (!deps.logger.isLevelEnabled(level)) return;
-      deps.logger[level](
-        { req: { method: req.method, url: redactUrl(req.url), remoteAddress: req.socket.remoteAddress }, res: { statusCode: res.statusCode }, responseTime: Date.now() - startedMs },
-        'request completed',
-      );
-    });
-    next();
-  });
+  app.use((req, res, next) => (req.method === 'POST' && sendPaths.has(req.path) ? next() : accessLog(req, res, next)));
 
   // A NUL in a path id or query parameter matches nothing, and PostgreSQL refuses it outright (a 500).
   app.use((req, _res, next) => {
@@ -126,7 +118,7 @@ export function createApp(deps: AppDeps): Express {
   app.use('/panel', createPanelApp(deps));
   app.use(redirectRootToPanel);
   app.use('/share', shareRoutes(deps.credentials, baseUrl));
-  app.use(sendRoutes(deps.send));
+  app.use(sendRoutes.router);
 
   const v1 = express.Router();
   v1.use(async (req, res, next) => {
@@ -158,5 +150,8 @@ export function createApp(deps: AppDeps): Express {
 
   app.use(notFoundRoute);
   app.use(errorMiddleware(deps.logger));
-  return app;
+  const listener: RequestListener = (req, res) => {
+    if (!sendRoutes.serve(req, res)) app(req, res);
+  };
+  return Object.assign(listener, { express: app });
 }

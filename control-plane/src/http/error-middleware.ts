@@ -1,7 +1,9 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { DomainError, ErrorCategory, ErrorItem } from '../errors';
-import { JSONAPI_MEDIA_TYPE } from './jsonapi';
+import { redactUrl } from '../shared/logger';
+import { writeJsonApi } from './jsonapi';
 
 /** The one place where error categories become HTTP statuses. */
 const STATUS: Record<ErrorCategory, number> = {
@@ -60,25 +62,34 @@ function fromParserError(err: any): DomainError | undefined {
   return undefined;
 }
 
+/**
+ * Answers `err` on a bare node:http response (the send API's fast path and Express alike): a
+ * DomainError or a body-parser error with its status, anything else logged and a 500.
+ */
+export function writeError(res: ServerResponse, err: unknown, logger: Logger, req: IncomingMessage): void {
+  const domain = err instanceof DomainError ? err : fromParserError(err);
+  if (res.headersSent) {
+    req.socket.destroy();
+    return;
+  }
+  if (domain) {
+    const status = STATUS[domain.category];
+    if (domain.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(Math.max(1, Math.ceil(domain.retryAfterSeconds))));
+    writeJsonApi(res, status, JSON.stringify(errorBody(status, domain.items)));
+    return;
+  }
+  logger.error({ err, method: req.method, url: redactUrl((req as { originalUrl?: string }).originalUrl ?? req.url ?? '') }, 'unhandled error');
+  writeJsonApi(res, 500, JSON.stringify(errorBody(500, [{ code: 'INTERNAL_ERROR', title: 'Internal server error', detail: 'An unexpected error occurred; it has been logged' }])));
+}
+
+/** The HTTP status an error is answered with (500 for anything that is not the client's fault). */
+export function statusOf(err: unknown): number {
+  const domain = err instanceof DomainError ? err : fromParserError(err);
+  return domain ? STATUS[domain.category] : 500;
+}
+
 export function errorMiddleware(logger: Logger): ErrorRequestHandler {
-  return (err, req, res, _next) => {
-    const domain = err instanceof DomainError ? err : fromParserError(err);
-    if (res.headersSent) {
-      req.socket.destroy();
-      return;
-    }
-    if (domain) {
-      const status = STATUS[domain.category];
-      if (domain.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(Math.max(1, Math.ceil(domain.retryAfterSeconds))));
-      res.status(status).type(JSONAPI_MEDIA_TYPE).send(JSON.stringify(errorBody(status, domain.items)));
-      return;
-    }
-    logger.error({ err, method: req.method, url: req.originalUrl }, 'unhandled error');
-    res
-      .status(500)
-      .type(JSONAPI_MEDIA_TYPE)
-      .send(JSON.stringify(errorBody(500, [{ code: 'INTERNAL_ERROR', title: 'Internal server error', detail: 'An unexpected error occurred; it has been logged' }])));
-  };
+  return (err, req, res, _next) => writeError(res, err, logger, req);
 }
 
 export const notFoundRoute: RequestHandler = (req, _res, next) => {

@@ -1,7 +1,18 @@
+import type { ServerResponse } from 'node:http';
 import type { Request } from 'express';
 import { ErrorCollector, invalidInput } from '../errors';
 
 export const JSONAPI_MEDIA_TYPE = 'application/vnd.api+json';
+
+/**
+ * Writes a JSON:API document with `Content-Type: application/vnd.api+json` and no media type
+ * parameters (JSON:API forbids them; Express's res.send would add `charset=utf-8`). Headers set
+ * earlier with setHeader are kept. Headers and body leave in one write.
+ */
+export function writeJsonApi(res: ServerResponse, status: number, body: string): void {
+  res.writeHead(status, { 'Content-Type': JSONAPI_MEDIA_TYPE, 'Content-Length': Buffer.byteLength(body) });
+  res.end(body);
+}
 
 export interface ResourceObject {
   type: string;
