@@ -4,14 +4,21 @@
 const fs = require('node:fs');
 const path = require('node:path');
 
-const entry = path.join(__dirname, '../../dist/control-plane/src/cli/trunkctl.js');
+const dist = path.join(__dirname, '../../dist/control-plane/src/cli');
+const entry = path.join(dist, 'trunkctl.js');
 if (!fs.existsSync(entry)) {
   process.stderr.write('trunkctl: the CLI is not built yet; run npm run build\n');
   process.exit(2);
 }
+const args = process.argv.slice(2);
 // exitCode rather than exit(): `serve` must keep running, and piped stdout must drain first.
-require(entry)
-  .run(process.argv)
-  .then((code) => {
-    process.exitCode = code;
-  });
+const done = (code) => {
+  process.exitCode = code;
+};
+if (args.length === 2 && args[0] === 'reconcile' && (args[1] === 'apply' || args[1] === 'destroy')) {
+  // The provisioners' command, run once per resource of a stack on every deploy: straight to the
+  // step (same code and errors as through the parser) without loading commander and the other commands.
+  require(path.join(dist, 'reconcile.js')).runReconcileStep(args[1]).then(done);
+} else {
+  require(entry).run(process.argv).then(done);
+}

@@ -5,7 +5,7 @@ import { Knex } from 'knex';
 import type { Logger } from 'pino';
 import { nowIso } from '../db/database';
 import { claimDue } from '../db/lease-claim';
-import { caseById, chunks, groupBy, insertChunked } from '../db/set-writes';
+import { caseById, chunks, groupBy, insertChunks, together } from '../db/set-writes';
 import { singleFlight } from '../db/single-flight';
 import { CommitGroup, TransactionBatcher } from '../db/transaction-batcher';
 import type { CallbackRow } from './outbox';
@@ -191,19 +191,35 @@ export class CallbackWorker {
     });
   }
 
-  private post(url: string, body: string, headers: Record<string, string>): Promise<{ statusCode: number; retryAfter?: string }> {
-    return new Promise((resolve, reject) => {
+  /** Parsed callback URLs (a trunk has one; thousands of callbacks a second go to it). */
+  private readonly targets = new Map<string, { lib: typeof http | typeof https; options: http.RequestOptions; refused?: string }>();
+
+  private target(url: string): { lib: typeof http | typeof https; options: http.RequestOptions; refused?: string } {
+    let t = this.targets.get(url);
+    if (t === undefined) {
       const u = new URL(url);
       // Node connects to a literal IP without a lookup, so the lookup hook never sees it: judge it here.
       const literal = u.hostname.replace(/^\[|\]$/g, '');
-      const refused = net.isIP(literal) ? this.guard.refuse(literal) : undefined;
-      if (refused) return reject(Object.assign(new Error(`callback blocked: ${refused}`), { code: 'SSRF_BLOCKED' }));
-      const lib = u.protocol === 'https:' ? https : http;
-      const req = lib.request(
-        u,
+      const https_ = u.protocol === 'https:';
+      t = {
+        lib: https_ ? https : http,
+        options: { protocol: u.protocol, hostname: literal, port: u.port || undefined, path: u.pathname + u.search, agent: https_ ? this.httpsAgent : this.httpAgent },
+        refused: net.isIP(literal) ? this.guard.refuse(literal) : undefined,
+      };
+      if (this.targets.size >= 10_000) this.targets.clear();
+      this.targets.set(url, t);
+    }
+    return t;
+  }
+
+  private post(url: string, body: string, headers: Record<string, string>): Promise<{ statusCode: number; retryAfter?: string }> {
+    return new Promise((resolve, reject) => {
+      const t = this.target(url);
+      if (t.refused) return reject(Object.assign(new Error(`callback blocked: ${t.refused}`), { code: 'SSRF_BLOCKED' }));
+      const req = t.lib.request(
         {
+          ...t.options,
           method: 'POST',
-          agent: u.protocol === 'https:' ? this.httpsAgent : this.httpAgent,
           headers: {
             'content-type': 'application/vnd.api+json',
             'content-length': Buffer.byteLength(body),
@@ -243,25 +259,30 @@ export class CallbackWorker {
       attempts.push({ callback_id: r.row.id, attempted_at: r.attemptedAt, duration_ms: r.durationMs, status_code: r.statusCode ?? null, error: r.error ?? null, outcome: recorded });
     }
     const deliveredAt = nowIso();
+    // One UPDATE per status code and the attempts' INSERT, side by side (see together).
+    const writes: Array<Promise<unknown>> = [];
     for (const group of groupBy(delivered, (r) => `${r.statusCode}`).values()) {
       for (const chunk of chunks(group)) {
-        await trx('callbacks')
-          .whereIn('id', chunk.map((r) => r.row.id))
-          .where({ lease_owner: this.opts.instanceId })
-          .update({
-            state: 'delivered',
-            delivered_at: deliveredAt,
-            attempts: trx.raw('attempts + 1'),
-            // The first attempt's time, set once (a retried callback keeps the one it has).
-            first_attempt_at: trx.raw('COALESCE(first_attempt_at, ?)', [caseById(trx, chunk.map((r) => [r.row.id, r.attemptedAt] as const))]),
-            last_status_code: chunk[0]!.statusCode ?? null,
-            last_error: null,
-            lease_owner: null,
-            lease_until: null,
-          });
+        writes.push(
+          trx('callbacks')
+            .whereIn('id', chunk.map((r) => r.row.id))
+            .where({ lease_owner: this.opts.instanceId })
+            .update({
+              state: 'delivered',
+              delivered_at: deliveredAt,
+              attempts: trx.raw('attempts + 1'),
+              // The first attempt's time, set once (a retried callback keeps the one it has).
+              first_attempt_at: trx.raw('COALESCE(first_attempt_at, ?)', [caseById(trx, chunk.map((r) => [r.row.id, r.attemptedAt] as const))]),
+              last_status_code: chunk[0]!.statusCode ?? null,
+              last_error: null,
+              lease_owner: null,
+              lease_until: null,
+            })
+            .then(() => undefined),
+        );
       }
     }
-    await insertChunked(trx, 'callback_attempts', attempts);
+    await together([...writes, ...insertChunks(trx, 'callback_attempts', attempts)]);
     return items.map(() => undefined);
   }
 

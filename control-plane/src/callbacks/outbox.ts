@@ -1,5 +1,6 @@
 import { Knex } from 'knex';
 import { timeOrderedId } from '../db/ids';
+import { together } from '../db/set-writes';
 
 export type CallbackKind = 'status' | 'dlr';
 
@@ -80,9 +81,17 @@ export class CallbackOutbox {
   }
 
   async enqueue(trx: Knex.Transaction, events: CallbackEvent[]): Promise<CallbackRow[]> {
+    const { rows, statements } = this.enqueueStatements(trx, events);
+    await together(statements);
+    return rows;
+  }
+
+  /** The rows and their INSERTs, started, for a caller that runs them next to other statements (see together). */
+  enqueueStatements(trx: Knex.Transaction, events: CallbackEvent[]): { rows: CallbackRow[]; statements: Array<Promise<unknown>> } {
     const lease = events.length > 0 ? this.leaser?.(events.length) : undefined;
     const rows = events.map((e) => (lease ? { ...this.build(e), lease_owner: lease.owner, lease_until: lease.until } : this.build(e)));
-    for (let i = 0; i < rows.length; i += 200) await trx('callbacks').insert(rows.slice(i, i + 200));
-    return rows;
+    const statements: Array<Promise<unknown>> = [];
+    for (let i = 0; i < rows.length; i += 200) statements.push(trx('callbacks').insert(rows.slice(i, i + 200)).then(() => undefined));
+    return { rows, statements };
   }
 }

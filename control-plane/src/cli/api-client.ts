@@ -35,7 +35,9 @@ export class ApiError extends Error {
 /** The server could not be reached at all (refused, DNS, TLS, reset). */
 export class UnreachableError extends Error {
   constructor(baseUrl: string, cause: unknown) {
-    const reason = (cause as { cause?: { code?: string; message?: string } })?.cause;
+    // node:http reports the socket error itself; fetch wrapped it in `cause`.
+    const c = cause as { code?: string; message?: string; cause?: { code?: string; message?: string } } | undefined;
+    const reason = c?.cause ?? c;
     super(`could not reach ${redactUserInfo(baseUrl)} (${reason?.code ?? reason?.message ?? String(cause)}); check TRUNKCTL_URL and that the control plane is running`);
     this.name = 'UnreachableError';
   }
@@ -93,25 +95,64 @@ export class ApiClient {
     const body = opts.json !== undefined ? JSON.stringify(opts.json) : opts.body;
     const headers: Record<string, string> = { authorization: `Bearer ${this.token}`, accept: JSONAPI };
     if (body !== undefined) headers['content-type'] = opts.json !== undefined ? JSONAPI : (opts.contentType ?? JSONAPI);
-    let res: Response;
+    let res: RawResponse;
     try {
-      // A streamed body (upload progress) needs half-duplex; Node's fetch refuses it otherwise.
-      const streamed = body !== undefined && typeof body !== 'string' && !Buffer.isBuffer(body);
-      res = await fetch(url, { method, headers, body, ...(streamed ? { duplex: 'half' } : {}) } as RequestInit);
+      res = await send(url, method, headers, body);
     } catch (err) {
       throw new UnreachableError(this.baseUrl, err);
     }
-    const text = await res.text();
+    const text = res.text;
     let doc: any;
     try {
       doc = text ? JSON.parse(text) : undefined;
     } catch {
       doc = undefined;
     }
-    if (!res.ok) {
+    if (res.status < 200 || res.status > 299) {
       const errors = Array.isArray(doc?.errors) ? (doc.errors as ApiErrorObject[]) : [];
       throw new ApiError(res.status, errors, `${method} ${url.pathname}`, res.statusText);
     }
     return doc as T;
   }
+}
+
+interface RawResponse {
+  status: number;
+  statusText: string;
+  text: string;
+}
+
+/** Longest wait for an answer (as fetch's default headers timeout) before the server counts as unreachable. */
+const RESPONSE_TIMEOUT_MS = 300_000;
+
+/**
+ * One HTTP exchange over node:http(s) rather than fetch: fetch loads undici (~50 ms) and its idle
+ * keep-alive socket held the process open ~170 ms after the last answer. That was most of a
+ * `trunkctl reconcile` run, and a stack's deploy starts one per trunk and set. The global agent
+ * keeps the connection for the next request of the same run and does not hold the process open.
+ */
+function send(url: URL, method: string, headers: Record<string, string>, body: string | Buffer | AsyncIterable<Uint8Array> | undefined): Promise<RawResponse> {
+  // Loaded on first use: TLS costs start-up time that a plain-http run never needs.
+  const transport: typeof import('node:http') = url.protocol === 'https:' ? require('node:https') : require('node:http');
+  return new Promise<RawResponse>((resolve, reject) => {
+    const req = transport.request(url, { method, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('error', reject);
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', text: Buffer.concat(chunks).toString('utf8') }));
+    });
+    req.on('error', reject);
+    req.setTimeout(RESPONSE_TIMEOUT_MS, () => req.destroy(Object.assign(new Error(`no response within ${RESPONSE_TIMEOUT_MS / 1000} s`), { code: 'ETIMEDOUT' })));
+    if (body === undefined || typeof body === 'string' || Buffer.isBuffer(body)) {
+      req.end(body);
+      return;
+    }
+    // A streamed body (upload progress): chunked, each chunk written as the socket takes it.
+    (async () => {
+      for await (const chunk of body) {
+        if (!req.write(chunk)) await new Promise<void>((r) => req.once('drain', () => r()));
+      }
+      req.end();
+    })().catch((err) => req.destroy(err));
+  });
 }

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { ApiClient } from './api-client';
+import { ApiClient, ApiError, UnreachableError } from './api-client';
 
 export interface Output {
   write(chunk: string): unknown;
@@ -85,3 +85,17 @@ export class CliContext {
 }
 
 const nonEmpty = (v: string | undefined): string | undefined => (v === undefined || v.trim() === '' ? undefined : v.trim());
+
+/** Prints an error the way trunkctl reports failures and returns the exit code it means. */
+export function reportError(err: unknown, io: CliIo): number {
+  if (err instanceof ApiError) {
+    err.lines().forEach((line, i) => io.stderr.write(i === 0 ? `trunkctl: ${line}\n` : `${line}\n`));
+    return EXIT_FAILED;
+  }
+  if (err instanceof CliError || err instanceof UnreachableError) {
+    io.stderr.write(`trunkctl: ${err.message}\n`);
+    return err instanceof CliError ? err.exitCode : EXIT_FAILED;
+  }
+  io.stderr.write(`trunkctl: unexpected error: ${err instanceof Error ? err.message : String(err)}\n`);
+  return EXIT_FAILED;
+}

@@ -38,7 +38,7 @@ export function readDidImport(file: string): ImportBody {
 
 /**
  * Wraps a body so a progress bar follows the upload on an interactive stderr. The bar counts
- * bytes as fetch pulls them, which the socket's backpressure keeps close to bytes sent.
+ * bytes as the client writes them, which the socket's backpressure keeps close to bytes sent.
  */
 export async function withUploadProgress(body: Buffer, stderr: Output): Promise<{ body: Buffer | AsyncIterable<Uint8Array>; stop(): void }> {
   if (!stderr.isTTY || body.length < PROGRESS_MIN_BYTES) return { body, stop: () => {} };

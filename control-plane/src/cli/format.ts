@@ -21,3 +21,10 @@ export function show(value: unknown): string {
 export function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
+
+/** One line for an upsert: created, updated or unchanged, with the id and version. */
+export function applyReport(kind: string, name: string, doc: any): string {
+  const m = doc.meta ?? {};
+  const outcome = m.created ? 'created' : m.changed ? 'updated' : 'unchanged';
+  return `${kind} ${JSON.stringify(name)}: ${outcome} (id ${doc.data.id}, version ${m.version ?? doc.data.attributes.version})`;
+}

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { CliContext } from './cli-context';
-import { applyInput, clientFor, destroyInput, parseInput } from './reconcile';
+import { reconcileStep } from './reconcile';
 import { RESOURCE_ENV } from './reconcile-input';
 
 type Context = (cmd: Command) => CliContext;
@@ -20,11 +20,8 @@ export function reconcileCommand(parent: Command, context: Context): void {
       .description(step === 'apply' ? 'create or update the declared trunk or set, rotate a password, or prune leftovers' : 'delete the declared trunk or set if it still carries this spec')
       .option('--from-env <name>', 'environment variable holding the resource input', RESOURCE_ENV)
       .action(async (opts: { fromEnv: string }, cmd: Command) => {
-        const ctx = context(cmd);
-        const input = parseInput(ctx.io.env[opts.fromEnv], `$${opts.fromEnv}`);
-        const client = clientFor(input, ctx.io.env);
-        const lines = step === 'apply' ? await applyInput(client, input) : await destroyInput(client, input);
-        lines.forEach((l) => ctx.out(l));
+        // control-plane/bin/trunkctl.js runs the same step without this parser for `reconcile apply|destroy` alone.
+        await reconcileStep(step, context(cmd).io, opts.fromEnv);
       });
   }
 }

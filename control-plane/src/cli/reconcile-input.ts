@@ -1,5 +1,3 @@
-import crypto from 'node:crypto';
-
 /**
  * The contract between the CDKTF constructs and `trunkctl reconcile`: each construct synthesizes
  * one Terraform resource whose `input` is one of these objects, and its local-exec provisioners
@@ -91,5 +89,7 @@ export function canonicalJson(value: unknown): string {
 /** sha256 (64 hex characters) of everything an input declares except its own hash. */
 export function specHash(input: Record<string, unknown>): string {
   const { spec_hash: _ignored, ...rest } = input;
+  // Required here: `trunkctl reconcile` never hashes, and node:crypto costs it start-up time.
+  const crypto: typeof import('node:crypto') = require('node:crypto');
   return crypto.createHash('sha256').update(canonicalJson(rest)).digest('hex');
 }

@@ -1,8 +1,8 @@
 import { ApiClient } from './api-client';
-import { CliError, EXIT_USAGE } from './cli-context';
+import { CliError, CliIo, EXIT_OK, EXIT_USAGE, reportError } from './cli-context';
+import { applyReport } from './format';
 import { findByName, listAll } from './resolve';
-import { DidSetInput, INPUT_FORMAT, PasswordRotationInput, PruneInput, RECONCILE_KINDS, ReconcileInput, TrunkInput } from './reconcile-input';
-import { applyReport } from './trunks-command';
+import { DidSetInput, INPUT_FORMAT, PasswordRotationInput, PruneInput, RECONCILE_KINDS, RESOURCE_ENV, ReconcileInput, TrunkInput } from './reconcile-input';
 
 /**
  * What the constructs' provisioners run: `trunkctl reconcile apply|destroy` with the resource's
@@ -47,6 +47,28 @@ export function parseInput(text: string | undefined, source: string): ReconcileI
       break;
   }
   return value as ReconcileInput;
+}
+
+/** One `trunkctl reconcile apply|destroy`: the input from an environment variable, a line per outcome. */
+export async function reconcileStep(step: 'apply' | 'destroy', io: CliIo, fromEnv = RESOURCE_ENV): Promise<void> {
+  const input = parseInput(io.env[fromEnv], `$${fromEnv}`);
+  const client = clientFor(input, io.env);
+  const lines = step === 'apply' ? await applyInput(client, input) : await destroyInput(client, input);
+  for (const line of lines) io.stdout.write(`${line}\n`);
+}
+
+/**
+ * What control-plane/bin/trunkctl.js runs for exactly `trunkctl reconcile apply|destroy`, the
+ * provisioners' command: the same step and error reporting as through the command line parser,
+ * without loading commander and the other commands (a stack's deploy starts one per resource).
+ */
+export async function runReconcileStep(step: 'apply' | 'destroy', io: CliIo = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
+  try {
+    await reconcileStep(step, io);
+    return EXIT_OK;
+  } catch (err) {
+    return reportError(err, io);
+  }
 }
 
 /** The admin token comes from the variable the stack names, in the environment of `terraform apply`. */

@@ -1,9 +1,8 @@
 import { Command } from 'commander';
 import { CliContext } from './cli-context';
-import { formatTable } from './format';
+import { applyReport, formatTable } from './format';
 import { listAll, resolveByIdOrName } from './resolve';
 import { didSetDocument, readSpecFile, SET_SPEC_HELP } from './spec-files';
-import { applyReport } from './trunks-command';
 
 type Context = (cmd: Command) => CliContext;
 

@@ -1,6 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { ApiError, UnreachableError } from './api-client';
-import { CliContext, CliError, CliIo, EXIT_FAILED, EXIT_OK, EXIT_USAGE } from './cli-context';
+import { CliContext, CliIo, EXIT_OK, EXIT_USAGE, reportError } from './cli-context';
 import { credsCommand } from './creds-command';
 import { didsCommand } from './dids-command';
 import { driftCommand } from './drift-command';
@@ -64,15 +63,6 @@ export async function run(argv: string[], io: CliIo = { stdout: process.stdout, 
     return EXIT_OK;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
-    if (err instanceof ApiError) {
-      err.lines().forEach((line, i) => io.stderr.write(i === 0 ? `trunkctl: ${line}\n` : `${line}\n`));
-      return EXIT_FAILED;
-    }
-    if (err instanceof CliError || err instanceof UnreachableError) {
-      io.stderr.write(`trunkctl: ${err.message}\n`);
-      return err instanceof CliError ? err.exitCode : EXIT_FAILED;
-    }
-    io.stderr.write(`trunkctl: unexpected error: ${err instanceof Error ? err.message : String(err)}\n`);
-    return EXIT_FAILED;
+    return reportError(err, io);
   }
 }

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { ApiClient } from './api-client';
 import { CliContext, CliError, EXIT_USAGE } from './cli-context';
-import { formatFields, formatTable, plural, show } from './format';
+import { applyReport, formatFields, formatTable, plural, show } from './format';
 import { findByName, listAll, resolveByIdOrName, ResourceDoc } from './resolve';
 import { readSpecFile, setNames, Spec, TRUNK_SPEC_HELP, trunkDocument } from './spec-files';
 
@@ -131,12 +131,6 @@ async function applyTrunk(client: ApiClient, spec: Spec, force: boolean): Promis
 }
 
 /** `trunk "acme": created (id …, version 1)`: one line per applied spec. */
-export function applyReport(kind: string, name: string, doc: any): string {
-  const m = doc.meta ?? {};
-  const outcome = m.created ? 'created' : m.changed ? 'updated' : 'unchanged';
-  return `${kind} ${JSON.stringify(name)}: ${outcome} (id ${doc.data.id}, version ${m.version ?? doc.data.attributes.version})`;
-}
-
 function sources(t: any): string {
   if (t.attributes.allow_any_did_as_source) return 'any';
   const dids = t.relationships?.outgoing_dids?.data.length ?? 0;

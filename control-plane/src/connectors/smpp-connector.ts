@@ -320,6 +320,7 @@ export class SmppCarrier implements Carrier {
     if (this.connections++ > 0) this.stats.reconnects++;
     const session = smpp.connect({ host: this.options.host, port: this.options.port });
     this.session = session;
+    coalesceWrites(session);
     session.on('error', (err) => {
       this.log?.warn({ carrier: this.name, err: err.message }, 'SMPP connection error');
       // The library stops reading after a PDU decode error and leaves the session wedged.
@@ -613,3 +614,24 @@ const deliverSmText = (pdu: smpp.PDU): string =>
   messageText(pdu.short_message, pdu.data_coding ?? 0) || messageText(pdu.message_payload, pdu.data_coding ?? 0);
 
 const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+
+/**
+ * The PDUs a session writes in one turn of the event loop (a window's worth of submit_sm, the
+ * deliver_sm_resp of a committed batch of receipts) leave in one write instead of one syscall each.
+ */
+function coalesceWrites(session: smpp.Session): void {
+  const send = session.send.bind(session);
+  let corked = false;
+  session.send = (...args: Parameters<smpp.Session['send']>) => {
+    const socket = session.socket;
+    if (!corked && socket.writable) {
+      corked = true;
+      socket.cork();
+      setImmediate(() => {
+        corked = false;
+        socket.uncork();
+      });
+    }
+    return send(...args);
+  };
+}

@@ -37,3 +37,21 @@ export function chunks<T>(items: readonly T[], size = SET_CHUNK): T[][] {
   for (let c = 0; c < items.length; c += size) out.push(items.slice(c, c + size));
   return out;
 }
+
+/**
+ * Runs statements of one transaction that do not depend on each other side by side and waits for
+ * every one of them before failing: on SQLite's single connection they queue on the driver's
+ * thread back to back instead of costing an event-loop round trip each, and no statement is still
+ * running when a failure rolls the transaction back. PostgreSQL runs them in the order given.
+ */
+export async function together(statements: ReadonlyArray<Promise<unknown>>): Promise<void> {
+  const settled = await Promise.allSettled(statements);
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
+export function insertChunks(trx: Knex.Transaction, table: string, rows: ReadonlyArray<Record<string, unknown>>): Array<Promise<unknown>> {
+  const out: Array<Promise<unknown>> = [];
+  for (let c = 0; c < rows.length; c += SET_CHUNK) out.push(trx(table).insert(rows.slice(c, c + SET_CHUNK)).then(() => undefined));
+  return out;
+}

@@ -1,7 +1,7 @@
 import { Knex } from 'knex';
 import { lockTransaction, nowIso } from '../db/database';
 import { claimDue } from '../db/lease-claim';
-import { caseById, groupBy, insertChunked, SET_CHUNK } from '../db/set-writes';
+import { caseById, groupBy, insertChunked, insertChunks, SET_CHUNK, together } from '../db/set-writes';
 import type { CallbackEvent, CallbackOutbox, CallbackRow } from '../callbacks/outbox';
 import { DeliveryReceipt, isFinalReceiptStatus, ReceiptStatus } from '../connectors/carrier';
 import type { TrunkAccess } from '../trunks/trunk-access';
@@ -75,13 +75,17 @@ export class MessageStore {
     const rows = items
       .flatMap((i) => i.messages)
       .map((m) => ({ ...m, status: 'accepted', next_attempt_at: m.created_at, updated_at: m.created_at, lease_owner: lease?.owner ?? null, lease_until: lease?.until ?? null }));
-    for (let i = 0; i < rows.length; i += MESSAGE_CHUNK) await trx('messages').insert(rows.slice(i, i + MESSAGE_CHUNK));
+    const writes: Array<Promise<unknown>> = [];
+    for (let i = 0; i < rows.length; i += MESSAGE_CHUNK) writes.push(trx('messages').insert(rows.slice(i, i + MESSAGE_CHUNK)).then(() => undefined));
     const keys = items.flatMap((i) => (i.idempotency ? [i.idempotency] : []));
     if (keys.length) {
-      await trx('idempotency_keys').insert(
-        keys.map((k) => ({ trunk_id: k.trunkId, key: k.key, request_hash: k.hash, response_status: k.status, response_body: k.body, created_at: nowIso() })),
+      writes.push(
+        trx('idempotency_keys')
+          .insert(keys.map((k) => ({ trunk_id: k.trunkId, key: k.key, request_hash: k.hash, response_status: k.status, response_body: k.body, created_at: nowIso() })))
+          .then(() => undefined),
       );
     }
+    await together(writes);
     return items.map(() => undefined);
   }
 
@@ -135,16 +139,6 @@ export class MessageStore {
       for (const r of rows) moved.add(r.id);
     }
     const done = submitted.filter(({ o }) => moved.has(o.message.id));
-    await insertChunked(
-      trx,
-      'message_parts',
-      done.flatMap(({ o }) => o.carrierMessageIds.map((cid, k) => ({ message_id: o.message.id, seq: k + 1, connector: o.connector, carrier_message_id: cid, status: null, updated_at: o.at }))),
-    );
-    await insertChunked(
-      trx,
-      'message_events',
-      done.map(({ o }) => ({ message_id: o.message.id, type: 'submitted', status: 'Success', detail: JSON.stringify({ connector: o.connector, carrier_message_ids: o.carrierMessageIds }), occurred_at: o.at })),
-    );
     const events: Array<{ i: number; ev: CallbackEvent }> = [];
     for (const { i, o } of done) {
       const m = o.message;
@@ -153,8 +147,21 @@ export class MessageStore {
         events.push({ i, ev: { messageId: m.id, trunkId: m.trunk_id, url: policy.callbackUrl, kind: 'status', occurredAt: o.at, attributes: statusAttributes(m, 'Success', null, o.at, o.carrierMessageIds.length) } });
       }
     }
-    const rows = await this.outbox.enqueue(trx, events.map((e) => e.ev));
-    rows.forEach((row, k) => results[events[k]!.i]!.push(row));
+    const callbacks = this.outbox.enqueueStatements(trx, events.map((e) => e.ev));
+    await together([
+      ...insertChunks(
+        trx,
+        'message_parts',
+        done.flatMap(({ o }) => o.carrierMessageIds.map((cid, k) => ({ message_id: o.message.id, seq: k + 1, connector: o.connector, carrier_message_id: cid, status: null, updated_at: o.at }))),
+      ),
+      ...insertChunks(
+        trx,
+        'message_events',
+        done.map(({ o }) => ({ message_id: o.message.id, type: 'submitted', status: 'Success', detail: JSON.stringify({ connector: o.connector, carrier_message_ids: o.carrierMessageIds }), occurred_at: o.at })),
+      ),
+      ...callbacks.statements,
+    ]);
+    callbacks.rows.forEach((row, k) => results[events[k]!.i]!.push(row));
 
     // Receipts that overtook these writes were parked; apply them now that the ids are mapped.
     const owner = new Map<string, number>();
@@ -225,24 +232,32 @@ export class MessageStore {
     const partByKey = new Map<string, { message_id: string; seq: number; connector: string; carrier_message_id: string; status: ReceiptStatus | null }>();
     const wanted = new Map<string, Set<string>>();
     for (const { connector, receipt } of items) wanted.set(connector, (wanted.get(connector) ?? new Set()).add(receipt.carrierMessageId));
+    // The parts the receipts name, every sibling part (to roll multipart messages up) and the
+    // messages' addressing (for the DLR), in one query per chunk.
+    const partsByMessage = new Map<string, Map<number, ReceiptStatus | null>>();
+    const messageInfo = new Map<string, { trunk_id: string; source: string; destination: string }>();
     for (const [connector, cids] of wanted) {
       const list = [...cids];
       for (let c = 0; c < list.length; c += SET_CHUNK) {
-        for (const p of await trx('message_parts').where('connector', connector).whereIn('carrier_message_id', list.slice(c, c + SET_CHUNK))) partByKey.set(key(p.connector, p.carrier_message_id), p);
+        const chunk = list.slice(c, c + SET_CHUNK);
+        const rows = await trx('message_parts as p')
+          .join('messages as m', 'm.id', 'p.message_id')
+          .whereIn('p.message_id', (q: Knex.QueryBuilder) => q.select('message_id').from('message_parts').where('connector', connector).whereIn('carrier_message_id', chunk))
+          .select('p.message_id', 'p.seq', 'p.connector', 'p.carrier_message_id', 'p.status', 'm.trunk_id', 'm.source', 'm.destination');
+        for (const r of rows) {
+          const seq = Number(r.seq);
+          if (r.connector === connector && cids.has(r.carrier_message_id)) {
+            partByKey.set(key(r.connector, r.carrier_message_id), { message_id: r.message_id, seq, connector: r.connector, carrier_message_id: r.carrier_message_id, status: r.status });
+          }
+          messageInfo.set(r.message_id, { trunk_id: r.trunk_id, source: r.source, destination: r.destination });
+          const parts = partsByMessage.get(r.message_id);
+          if (parts) parts.set(seq, r.status);
+          else partsByMessage.set(r.message_id, new Map([[seq, r.status]]));
+        }
       }
     }
-    // Every part of the messages concerned, to roll multipart messages up.
     const partsOf = new Map<string, Array<{ seq: number; status: ReceiptStatus | null }>>();
-    const messageIds = [...new Set([...partByKey.values()].map((p) => p.message_id))];
-    for (let c = 0; c < messageIds.length; c += SET_CHUNK) {
-      const rows = await trx('message_parts').whereIn('message_id', messageIds.slice(c, c + SET_CHUNK)).select('message_id', 'seq', 'status');
-      for (const r of rows) {
-        const list = partsOf.get(r.message_id);
-        if (list) list.push({ seq: Number(r.seq), status: r.status });
-        else partsOf.set(r.message_id, [{ seq: Number(r.seq), status: r.status }]);
-      }
-    }
-    for (const parts of partsOf.values()) parts.sort((a, b) => a.seq - b.seq);
+    for (const [id, parts] of partsByMessage) partsOf.set(id, [...parts].map(([seq, status]) => ({ seq, status })).sort((a, b) => a.seq - b.seq));
 
     const park: Array<{ connector: string; carrier_message_id: string; status: string; raw: string; received_at: string }> = [];
     const receiptEvents: Array<Record<string, unknown>> = [];
@@ -298,47 +313,54 @@ export class MessageStore {
       await insertChunked(trx, 'pending_receipts', park.filter((p) => !known.has(`${p.connector}\0${p.carrier_message_id}\0${p.status}`)));
     }
     // One UPDATE per (status, seq): for single-part messages, usually one statement for the batch.
+    // These statements touch different rows or columns and run side by side (see together).
+    const writes: Array<Promise<unknown>> = [];
     for (const [, group] of groupBy(partUpdates, (u) => `${u.status}\0${u.seq}`)) {
       for (let c = 0; c < group.length; c += SET_CHUNK) {
-        await trx('message_parts')
-          .whereIn('message_id', group.slice(c, c + SET_CHUNK).map((u) => u.message_id))
-          .where('seq', group[0]!.seq)
-          .update({ status: group[0]!.status, updated_at: now });
+        writes.push(
+          trx('message_parts')
+            .whereIn('message_id', group.slice(c, c + SET_CHUNK).map((u) => u.message_id))
+            .where('seq', group[0]!.seq)
+            .update({ status: group[0]!.status, updated_at: now })
+            .then(() => undefined),
+        );
       }
     }
-    await insertChunked(trx, 'message_events', receiptEvents);
+    writes.push(...insertChunks(trx, 'message_events', receiptEvents));
     for (const [, group] of groupBy([...counts], ([, n]) => `${n.delivered}\0${n.failed}`)) {
       const [, n] = group[0]!;
       for (let c = 0; c < group.length; c += SET_CHUNK) {
-        await trx('messages')
-          .whereIn('id', group.slice(c, c + SET_CHUNK).map(([id]) => id))
-          .update({ parts_delivered: n.delivered, parts_failed: n.failed, updated_at: now });
+        writes.push(
+          trx('messages')
+            .whereIn('id', group.slice(c, c + SET_CHUNK).map(([id]) => id))
+            .update({ parts_delivered: n.delivered, parts_failed: n.failed, updated_at: now })
+            .then(() => undefined),
+        );
       }
     }
-
     const finals = new Set<string>();
     for (const [final, group] of groupBy([...completed], ([, c]) => c.final)) {
       for (let c = 0; c < group.length; c += SET_CHUNK) {
-        const rows: Array<{ id: string }> = await trx('messages')
-          .whereIn('id', group.slice(c, c + SET_CHUNK).map(([id]) => id))
-          .where({ status: 'submitted' })
-          .whereNull('final_status')
-          .update({ status: messageStatusOf(final as ReceiptStatus), final_status: final, final_at: now, updated_at: now })
-          .returning('id');
-        for (const r of rows) finals.add(r.id);
+        writes.push(
+          trx('messages')
+            .whereIn('id', group.slice(c, c + SET_CHUNK).map(([id]) => id))
+            .where({ status: 'submitted' })
+            .whereNull('final_status')
+            .update({ status: messageStatusOf(final as ReceiptStatus), final_status: final, final_at: now, updated_at: now })
+            .returning('id')
+            .then((rows: Array<{ id: string }>) => {
+              for (const r of rows) finals.add(r.id);
+            }),
+        );
       }
     }
+    await together(writes);
     if (finals.size === 0) return results;
-    const ids = [...finals];
-    const messages = new Map<string, any>();
-    for (let c = 0; c < ids.length; c += SET_CHUNK) {
-      for (const m of await trx('messages').whereIn('id', ids.slice(c, c + SET_CHUNK)).select('id', 'trunk_id', 'source', 'destination')) messages.set(m.id, m);
-    }
     const finalEvents: Array<Record<string, unknown>> = [];
     const dlrs: Array<{ i: number; ev: CallbackEvent }> = [];
     for (const [id, c] of completed) {
-      const m = messages.get(id);
-      if (!m) continue;
+      const m = messageInfo.get(id);
+      if (!m || !finals.has(id)) continue;
       finalEvents.push({ message_id: id, type: 'final', status: c.final, detail: JSON.stringify({ parts_total: c.total, parts_delivered: c.delivered, parts_failed: c.failed }), occurred_at: now });
       const policy = await this.access.policy(m.trunk_id, trx);
       if (policy?.callbackUrl && policy.dlrEvents) {
@@ -365,9 +387,9 @@ export class MessageStore {
         });
       }
     }
-    await insertChunked(trx, 'message_events', finalEvents);
-    const rows = await this.outbox.enqueue(trx, dlrs.map((d) => d.ev));
-    rows.forEach((row, k) => results[dlrs[k]!.i]!.push(row));
+    const callbacks = this.outbox.enqueueStatements(trx, dlrs.map((d) => d.ev));
+    await together([...insertChunks(trx, 'message_events', finalEvents), ...callbacks.statements]);
+    callbacks.rows.forEach((row, k) => results[dlrs[k]!.i]!.push(row));
     return results;
   }
 }
