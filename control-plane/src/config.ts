@@ -36,6 +36,8 @@ export interface Config {
   idempotencyWindowSeconds: number;
   /** Run the dispatcher and callback workers in this process (false: API only). */
   workers: boolean;
+  /** POST callbacks from a worker thread (false: from the main thread). */
+  callbackThread: boolean;
   instanceId: string;
   /** How long a claim on a message or callback lasts without renewal; a crashed instance's work is retried after it. */
   leaseSeconds: number;
@@ -140,6 +142,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   const metricsToken = env.METRICS_TOKEN && env.METRICS_TOKEN !== '' ? env.METRICS_TOKEN : undefined;
   const workersRaw = env.WORKERS ?? 'true';
   if (!['true', 'false'].includes(workersRaw)) problems.push(`WORKERS must be true or false, got ${JSON.stringify(workersRaw)}`);
+  const callbackThreadRaw = env.CALLBACK_THREAD ?? 'true';
+  if (!['true', 'false'].includes(callbackThreadRaw)) problems.push(`CALLBACK_THREAD must be true or false, got ${JSON.stringify(callbackThreadRaw)}`);
   const instanceId = env.INSTANCE_ID && env.INSTANCE_ID !== '' ? env.INSTANCE_ID : `${require('node:os').hostname()}-${process.pid}-${require('node:crypto').randomBytes(3).toString('hex')}`;
 
   if (problems.length > 0) throw new ConfigError(problems);
@@ -163,6 +167,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     submitRetryWindowSeconds,
     idempotencyWindowSeconds,
     workers: workersRaw === 'true',
+    callbackThread: callbackThreadRaw === 'true',
     instanceId,
     leaseSeconds,
     auth,

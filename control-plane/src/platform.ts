@@ -110,7 +110,9 @@ export async function startPlatform(config: Config, opts: PlatformOptions = {}):
   // SQLite runs one transaction at a time on its one connection: the group commits share theirs,
   // one fsync per round. PostgreSQL runs them side by side on its pool instead.
   const commits = db.dialect === 'sqlite' ? new CommitGroup(db.knex) : undefined;
-  const callbackWorker = new CallbackWorker(db.knex, (trunkId) => credentials.callbackSecrets(trunkId), guard, logger, {
+  const callbackWorker = new CallbackWorker(db.knex, (trunkId) => credentials.callbackSecrets(trunkId), logger, {
+    allowCidrs: config.callbackAllowCidrs,
+    thread: config.callbackThread,
     commitGroup: commits,
     metrics,
     instanceId: config.instanceId,

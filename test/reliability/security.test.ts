@@ -277,7 +277,8 @@ describe('reliability: security', () => {
     }
 
     async function sendOne(env: Record<string, string>, host: string): Promise<{ id: string; t: TestPlatform }> {
-      const platform = await startTestPlatform({ SIMULATOR_RECEIPT_DELAY_MS: '20', CALLBACK_TIMEOUT_MS: '1000', ...env }, { retryPolicy: { initialDelayMs: 100, maxDelayMs: 200, jitter: 0 } });
+      // CALLBACK_THREAD=false: the fake resolver replaces dns.lookup in this thread only; the guard is the same code in either thread.
+      const platform = await startTestPlatform({ SIMULATOR_RECEIPT_DELAY_MS: '20', CALLBACK_TIMEOUT_MS: '1000', CALLBACK_THREAD: 'false', ...env }, { retryPolicy: { initialDelayMs: 100, maxDelayMs: 200, jitter: 0 } });
       await platform.api('POST', '/v1/dids', doc('dids', { number: SOURCE }));
       const port = new URL(rx.url).port;
       const tr = await platform.api('POST', '/v1/sms_trunks', doc('sms_trunks', { name: 'Rebind', callback_url: `http://${host}:${port}/callbacks` }));

@@ -1,6 +1,3 @@
-import http from 'node:http';
-import https from 'node:https';
-import net from 'node:net';
 import { Knex } from 'knex';
 import type { Logger } from 'pino';
 import { nowIso } from '../db/database';
@@ -13,7 +10,8 @@ import { PollLoop } from '../shared/poll-loop';
 import { classifyAttempt, nextAttemptAt, RetryPolicy } from './retry-policy';
 import { signCallback } from './signing';
 import type { Metrics } from '../shared/metrics';
-import type { SsrfGuard } from './ssrf-guard';
+import { CallbackPoster } from './callback-poster';
+import type { PostResult } from './callback-http';
 
 export interface CallbackWorkerOptions {
   instanceId: string;
@@ -27,6 +25,10 @@ export interface CallbackWorkerOptions {
   leaseMs: number;
   pollMs: number;
   metrics?: Metrics;
+  /** CALLBACK_ALLOW_CIDRS: private ranges callbacks may still go to (see SsrfGuard). */
+  allowCidrs: string[];
+  /** POST from a worker thread (default true; see CallbackPoster). */
+  thread?: boolean;
   /** Record attempts in the transactions of this group (see CommitGroup). */
   commitGroup?: CommitGroup;
 }
@@ -54,8 +56,7 @@ export class CallbackWorker {
   private waitingCount = 0;
   /** Set when a tick had no room to claim: the next finished delivery wakes the loop. */
   private starved = false;
-  private readonly httpAgent: http.Agent;
-  private readonly httpsAgent: https.Agent;
+  private readonly poster: CallbackPoster;
   private readonly results: TransactionBatcher<AttemptResult>;
   private idle?: () => void;
 
@@ -64,14 +65,12 @@ export class CallbackWorker {
   constructor(
     private readonly knex: Knex,
     secrets: (trunkId: string) => Promise<string[]>,
-    private readonly guard: SsrfGuard,
     private readonly logger: Logger,
     private readonly opts: CallbackWorkerOptions,
   ) {
     this.secrets = singleFlight((trunkId: string) => trunkId, secrets);
-    // Connections are reused per endpoint; the guarded lookup runs on every new connection.
-    this.httpAgent = new http.Agent({ keepAlive: true, maxSockets: opts.perEndpoint, lookup: guard.lookup });
-    this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets: opts.perEndpoint, lookup: guard.lookup });
+    // Connections are reused per endpoint; the SSRF guard judges every address connected to.
+    this.poster = new CallbackPoster({ allowCidrs: opts.allowCidrs, perEndpoint: opts.perEndpoint, timeoutMs: opts.timeoutMs, thread: opts.thread }, logger);
     this.results = new TransactionBatcher(knex, (trx, items) => this.record(trx, items), 500, undefined, opts.commitGroup);
     this.loop = new PollLoop(() => this.tick(), opts.pollMs, (err) => this.logger.error({ err }, 'claiming callbacks failed'));
   }
@@ -86,8 +85,7 @@ export class CallbackWorker {
     this.waitingCount = 0;
     if (this.inFlight > 0) await new Promise<void>((resolve) => (this.idle = resolve));
     await this.results.idle();
-    this.httpAgent.destroy();
-    this.httpsAgent.destroy();
+    await this.poster.close();
   }
 
   wake(): void {
@@ -175,11 +173,11 @@ export class CallbackWorker {
   private async deliver(row: CallbackRow): Promise<void> {
     const attemptedAt = new Date();
     const started = process.hrtime.bigint();
-    let result: Omit<AttemptResult, 'row' | 'attemptedAt' | 'durationMs'>;
+    let result: PostResult;
     try {
       const secrets = await this.secrets(row.trunk_id);
       const headers = signCallback({ id: row.id, timestamp: attemptedAt, body: row.body, secrets });
-      result = await this.post(row.url, row.body, headers);
+      result = await this.poster.post(row.url, row.body, headers);
     } catch (err) {
       result = { error: String((err as Error)?.message ?? err).slice(0, 250) };
     }
@@ -188,56 +186,6 @@ export class CallbackWorker {
     // group commit, under the lease we still hold (so nobody sends it again meanwhile); stop() waits for it.
     this.results.submit({ row, attemptedAt: attemptedAt.toISOString(), durationMs, ...result }).catch((err) => {
       this.logger.error({ err, callbackId: row.id }, 'recording a callback attempt failed');
-    });
-  }
-
-  /** Parsed callback URLs (a trunk has one; thousands of callbacks a second go to it). */
-  private readonly targets = new Map<string, { lib: typeof http | typeof https; options: http.RequestOptions; refused?: string }>();
-
-  private target(url: string): { lib: typeof http | typeof https; options: http.RequestOptions; refused?: string } {
-    let t = this.targets.get(url);
-    if (t === undefined) {
-      const u = new URL(url);
-      // Node connects to a literal IP without a lookup, so the lookup hook never sees it: judge it here.
-      const literal = u.hostname.replace(/^\[|\]$/g, '');
-      const https_ = u.protocol === 'https:';
-      t = {
-        lib: https_ ? https : http,
-        options: { protocol: u.protocol, hostname: literal, port: u.port || undefined, path: u.pathname + u.search, agent: https_ ? this.httpsAgent : this.httpAgent },
-        refused: net.isIP(literal) ? this.guard.refuse(literal) : undefined,
-      };
-      if (this.targets.size >= 10_000) this.targets.clear();
-      this.targets.set(url, t);
-    }
-    return t;
-  }
-
-  private post(url: string, body: string, headers: Record<string, string>): Promise<{ statusCode: number; retryAfter?: string }> {
-    return new Promise((resolve, reject) => {
-      const t = this.target(url);
-      if (t.refused) return reject(Object.assign(new Error(`callback blocked: ${t.refused}`), { code: 'SSRF_BLOCKED' }));
-      const req = t.lib.request(
-        {
-          ...t.options,
-          method: 'POST',
-          headers: {
-            'content-type': 'application/vnd.api+json',
-            'content-length': Buffer.byteLength(body),
-            'user-agent': 'sms-out-trunk-platform/callbacks',
-            ...headers,
-          },
-          timeout: this.opts.timeoutMs,
-        },
-        (res) => {
-          // The body is read (so the connection can be reused) but never interpreted: any 2xx is success.
-          res.resume();
-          res.on('end', () => resolve({ statusCode: res.statusCode ?? 0, retryAfter: header(res.headers['retry-after']) }));
-          res.on('error', reject);
-        },
-      );
-      req.on('timeout', () => req.destroy(new Error(`timed out after ${this.opts.timeoutMs} ms`)));
-      req.on('error', reject);
-      req.end(body);
     });
   }
 
@@ -307,7 +255,6 @@ export class CallbackWorker {
   }
 }
 
-const header = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
 
 function endpointOf(url: string): string {
   try {

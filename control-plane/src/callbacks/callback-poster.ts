@@ -1,0 +1,91 @@
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { Logger } from 'pino';
+import { HttpPoster, HttpPosterOptions, PostResult } from './callback-http';
+
+export interface CallbackPosterOptions extends HttpPosterOptions {
+  /**
+   * POST from a thread of its own (the default): at thousands of callbacks a second the HTTP client
+   * and its socket writes cost more CPU than everything else the platform does per message, and
+   * on the main thread they would compete with the send API and the carriers.
+   */
+  thread?: boolean;
+}
+
+/**
+ * Delivers callback POSTs for the CallbackWorker, from a worker thread running HttpPoster. Posts
+ * made in one turn of the event loop go to the thread in one message, and its answers come back
+ * the same way. If the thread dies, the posts it held fail (and are retried like any failed
+ * attempt) and the next post starts a new thread.
+ */
+export class CallbackPoster {
+  private worker?: Worker;
+  private local?: HttpPoster;
+  private seq = 0;
+  private readonly waiting = new Map<number, (r: PostResult) => void>();
+  private queued: Array<[number, string, string, Record<string, string>]> = [];
+
+  constructor(
+    private readonly opts: CallbackPosterOptions,
+    private readonly logger: Logger,
+  ) {
+    if (opts.thread === false) this.local = new HttpPoster(opts);
+  }
+
+  post(url: string, body: string, headers: Record<string, string>): Promise<PostResult> {
+    if (this.local) return this.local.post(url, body, headers);
+    return new Promise((resolve) => {
+      const n = ++this.seq;
+      this.waiting.set(n, resolve);
+      if (this.queued.length === 0) setImmediate(() => this.send());
+      this.queued.push([n, url, body, headers]);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.local?.close();
+    const worker = this.worker;
+    this.worker = undefined;
+    if (worker) await worker.terminate();
+  }
+
+  private send(): void {
+    const jobs = this.queued;
+    this.queued = [];
+    if (jobs.length === 0) return;
+    this.thread().postMessage(jobs);
+  }
+
+  private thread(): Worker {
+    if (this.worker) return this.worker;
+    const { thread: _thread, ...options } = this.opts;
+    // From sources (tests run TypeScript through tsx) the thread registers tsx before loading its module.
+    const ext = path.extname(__filename);
+    const file = path.join(__dirname, `callback-http-thread${ext}`);
+    const worker =
+      ext === '.ts'
+        ? new Worker(`require('tsx/cjs'); require(${JSON.stringify(file)});`, { eval: true, workerData: options })
+        : new Worker(file, { workerData: options });
+    worker.on('message', (results: Array<[number, PostResult]>) => {
+      for (const [n, result] of results) {
+        const resolve = this.waiting.get(n);
+        this.waiting.delete(n);
+        resolve?.(result);
+      }
+    });
+    const lost = (why: string) => {
+      if (this.worker !== worker) return;
+      this.worker = undefined;
+      const pending = [...this.waiting.values()];
+      this.waiting.clear();
+      for (const resolve of pending) resolve({ error: `callback thread ${why}` });
+    };
+    worker.on('error', (err) => {
+      this.logger.error({ err }, 'callback thread failed; starting a new one');
+      lost('failed');
+    });
+    worker.on('exit', (code) => lost(`exited with code ${code}`));
+    this.worker = worker;
+    return worker;
+  }
+}
