@@ -1,6 +1,6 @@
 import { Knex } from 'knex';
 import { timeOrderedId } from '../db/ids';
-import { together } from '../db/set-writes';
+import { insertChunks, together } from '../db/set-writes';
 
 export type CallbackKind = 'status' | 'dlr';
 
@@ -90,8 +90,6 @@ export class CallbackOutbox {
   enqueueStatements(trx: Knex.Transaction, events: CallbackEvent[]): { rows: CallbackRow[]; statements: Array<Promise<unknown>> } {
     const lease = events.length > 0 ? this.leaser?.(events.length) : undefined;
     const rows = events.map((e) => (lease ? { ...this.build(e), lease_owner: lease.owner, lease_until: lease.until } : this.build(e)));
-    const statements: Array<Promise<unknown>> = [];
-    for (let i = 0; i < rows.length; i += 200) statements.push(trx('callbacks').insert(rows.slice(i, i + 200)).then(() => undefined));
-    return { rows, statements };
+    return { rows, statements: insertChunks(trx, 'callbacks', rows as unknown as Array<Record<string, unknown>>) };
   }
 }

@@ -1,7 +1,8 @@
 import { Command } from 'commander';
-import { CliContext } from './cli-context';
+import { CliContext, CliError } from './cli-context';
 import { reconcileStep } from './reconcile';
 import { RESOURCE_ENV } from './reconcile-input';
+import { serveQueue } from './reconcile-queue';
 
 type Context = (cmd: Command) => CliContext;
 
@@ -24,4 +25,13 @@ export function reconcileCommand(parent: Command, context: Context): void {
         await reconcileStep(step, context(cmd).io, opts.fromEnv);
       });
   }
+  // Started by control-plane/bin/trunkctl-reconcile.sh (see reconcile-queue.ts); not for people.
+  reconcile
+    .command('serve-queue', { hidden: true })
+    .argument('<run-dir>')
+    .argument('<own-id>')
+    .action(async (runDir: string, ownId: string, _opts: unknown, cmd: Command) => {
+      const code = await serveQueue(runDir, ownId, context(cmd).io);
+      if (code !== 0) throw new CliError('', code);
+    });
 }

@@ -50,8 +50,41 @@ export async function together(statements: ReadonlyArray<Promise<unknown>>): Pro
   if (failed) throw failed.reason;
 }
 
+/** Multi-row INSERTs of objects (see insertValues), started and returned for together(). */
 export function insertChunks(trx: Knex.Transaction, table: string, rows: ReadonlyArray<Record<string, unknown>>): Array<Promise<unknown>> {
+  if (rows.length === 0) return [];
+  const columns = new Set<string>();
+  for (const r of rows) for (const k in r) columns.add(k);
+  const list = [...columns];
+  return insertValues(trx, table, list, rows.map((r) => list.map((c) => r[c])));
+}
+
+/** Bind parameters per multi-row INSERT: well under SQLite's 32,766 and PostgreSQL's 65,535. */
+const MAX_PARAMS = 12_000;
+const insertSql = new Map<string, string>();
+
+/**
+ * Multi-row INSERTs of positional rows (`columns` order), started and returned for together():
+ * written as SQL directly instead of through knex's insert builder, which normalises, sorts and
+ * quotes every row's keys and cost more CPU than the database on the send path. Table and column
+ * names are the code's own (never input); `undefined` is written as NULL.
+ */
+export function insertValues(trx: Knex.Transaction, table: string, columns: readonly string[], rows: ReadonlyArray<ReadonlyArray<unknown>>): Array<Promise<unknown>> {
   const out: Array<Promise<unknown>> = [];
-  for (let c = 0; c < rows.length; c += SET_CHUNK) out.push(trx(table).insert(rows.slice(c, c + SET_CHUNK)).then(() => undefined));
+  const perStatement = Math.max(1, Math.floor(MAX_PARAMS / columns.length));
+  for (let c = 0; c < rows.length; c += perStatement) {
+    const chunk = rows.slice(c, c + perStatement);
+    const key = `${table}\0${columns.join(',')}\0${chunk.length}`;
+    let sql = insertSql.get(key);
+    if (sql === undefined) {
+      const row = `(${columns.map(() => '?').join(', ')})`;
+      sql = `insert into "${table}" (${columns.map((c) => `"${c}"`).join(', ')}) values ${Array.from({ length: chunk.length }, () => row).join(', ')}`;
+      if (insertSql.size > 2000) insertSql.clear();
+      insertSql.set(key, sql);
+    }
+    const params: unknown[] = [];
+    for (const r of chunk) for (const v of r) params.push(v === undefined ? null : v);
+    out.push(trx.raw(sql, params as Knex.RawBinding[]).then(() => undefined));
+  }
   return out;
 }

@@ -1,7 +1,7 @@
 import { Knex } from 'knex';
 import { lockTransaction, nowIso } from '../db/database';
 import { claimDue } from '../db/lease-claim';
-import { caseById, groupBy, insertChunked, insertChunks, SET_CHUNK, together } from '../db/set-writes';
+import { caseById, groupBy, insertChunked, insertChunks, insertValues, SET_CHUNK, together } from '../db/set-writes';
 import type { CallbackEvent, CallbackOutbox, CallbackRow } from '../callbacks/outbox';
 import { DeliveryReceipt, isFinalReceiptStatus, ReceiptStatus } from '../connectors/carrier';
 import type { TrunkAccess } from '../trunks/trunk-access';
@@ -42,7 +42,7 @@ export interface ReceiptItem {
   receipt: DeliveryReceipt;
 }
 
-const MESSAGE_CHUNK = 400;
+const MESSAGE_COLUMNS = ['id', 'trunk_id', 'source', 'destination', 'content', 'encoding', 'segments', 'created_at', 'status', 'next_attempt_at', 'updated_at', 'lease_owner', 'lease_until'];
 /** Taken by every transaction that picks up parked receipts or parks one (see lockTransaction). */
 const RECEIPT_LOCK = 'sms-out:message-parts';
 
@@ -72,11 +72,15 @@ export class MessageStore {
     const count = items.reduce((n, i) => n + i.messages.length, 0);
     const lease = count > 0 ? this.leaser?.(count) : undefined;
     for (const i of items) i.leasedBy = lease?.owner;
-    const rows = items
-      .flatMap((i) => i.messages)
-      .map((m) => ({ ...m, status: 'accepted', next_attempt_at: m.created_at, updated_at: m.created_at, lease_owner: lease?.owner ?? null, lease_until: lease?.until ?? null }));
-    const writes: Array<Promise<unknown>> = [];
-    for (let i = 0; i < rows.length; i += MESSAGE_CHUNK) writes.push(trx('messages').insert(rows.slice(i, i + MESSAGE_CHUNK)).then(() => undefined));
+    const owner = lease?.owner ?? null;
+    const until = lease?.until ?? null;
+    const rows: unknown[][] = [];
+    for (const item of items) {
+      for (const m of item.messages) {
+        rows.push([m.id, m.trunk_id, m.source, m.destination, m.content, m.encoding, m.segments, m.created_at, 'accepted', m.created_at, m.created_at, owner, until]);
+      }
+    }
+    const writes = insertValues(trx, 'messages', MESSAGE_COLUMNS, rows);
     const keys = items.flatMap((i) => (i.idempotency ? [i.idempotency] : []));
     if (keys.length) {
       writes.push(
