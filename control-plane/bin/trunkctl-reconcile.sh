@@ -24,13 +24,15 @@ case $0 in
 esac
 
 # One queue per Terraform process: runs never mix, and the host has that run's environment.
+# Only shell builtins on the common path, plus `sleep` while waiting: this runs once per resource.
 run=.trunkctl-reconcile/$PPID
 id=$$
 request=$run/requests/$id.$step
 result=$run/results/$id
-mkdir -p "$run/requests" "$run/work" "$run/results" || exit 1
-rm -f "$result.out" "$result.err" "$result.code"
-printf '%s' "${TRUNKCTL_RESOURCE-}" >"$request.tmp" && mv -f "$request.tmp" "$request" || exit 1
+[ -d "$run/results" ] || mkdir -p "$run/inputs" "$run/requests" "$run/work" "$run/results" || exit 1
+[ ! -f "$result" ] || rm -f "$result" # left by an earlier process with this pid
+printf '%s' "${TRUNKCTL_RESOURCE-}" >"$run/inputs/$id" || exit 1
+: >"$request" || exit 1
 
 become_host() {
   # noclobber: creating host.pid fails while another step holds it. exec keeps this pid.
@@ -39,15 +41,25 @@ become_host() {
   fi
 }
 
-nap=0.01
+nap=0.02
 unknown=0
 lost=0
 while :; do
-  if [ -f "$result.code" ]; then
-    read -r code <"$result.code"
-    cat "$result.out"
-    cat "$result.err" >&2
-    rm -f "$result.out" "$result.err" "$result.code"
+  if [ -f "$result" ]; then
+    # Line 1: the exit code; then "1 <line>" for stdout and "2 <line>" for stderr.
+    code=1
+    first=1
+    while IFS= read -r line; do
+      if [ -n "$first" ]; then
+        code=$line
+        first=
+        continue
+      fi
+      case $line in
+        '1 '*) printf '%s\n' "${line#1 }" ;;
+        '2 '*) printf '%s\n' "${line#2 }" >&2 ;;
+      esac
+    done <"$result"
     exit "$code"
   fi
   if [ -f "$request" ]; then
@@ -72,13 +84,13 @@ while :; do
     for taken in "$run/work/$id.$step".*; do
       [ -f "$taken" ] || continue
       held=1
-      if ! kill -0 "${taken##*.}" 2>/dev/null && [ ! -f "$result.code" ]; then
+      if ! kill -0 "${taken##*.}" 2>/dev/null && [ ! -f "$result" ]; then
         rm -f "$taken"
         echo "trunkctl: the shared reconcile process (pid ${taken##*.}) ended before finishing this step; run the deploy again" >&2
         exit 1
       fi
     done
-    if [ -z "$held" ] && [ ! -f "$result.code" ]; then
+    if [ -z "$held" ] && [ ! -f "$result" ]; then
       # Neither queued, taken nor answered (someone removed the queue): give up after ~5 s.
       lost=$((lost + 1))
       if [ "$lost" -ge 50 ]; then
@@ -89,8 +101,8 @@ while :; do
   fi
   sleep "$nap"
   case $nap in
-    0.01) nap=0.02 ;;
-    0.02) nap=0.05 ;;
+    0.02) nap=0.03 ;;
+    0.03) nap=0.05 ;;
     *) nap=0.1 ;;
   esac
 done

@@ -19,6 +19,15 @@ if (args.length === 2 && args[0] === 'reconcile' && (args[1] === 'apply' || args
   // The provisioners' command, run once per resource of a stack on every deploy: straight to the
   // step (same code and errors as through the parser) without loading commander and the other commands.
   require(path.join(dist, 'reconcile.js')).runReconcileStep(args[1]).then(done);
+} else if (args.length === 4 && args[0] === 'reconcile' && args[1] === 'serve-queue') {
+  // Started by trunkctl-reconcile.sh: the process that runs the queued steps of one terraform apply.
+  const io = { stdout: process.stdout, stderr: process.stderr, env: process.env };
+  require(path.join(dist, 'reconcile-queue.js'))
+    .serveQueue(args[2], args[3], io)
+    .then(done, (err) => {
+      process.stderr.write(`trunkctl: reconcile queue: ${err && err.message}\n`);
+      done(1);
+    });
 } else {
   require(entry).run(process.argv).then(done);
 }

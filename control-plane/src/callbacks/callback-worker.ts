@@ -2,7 +2,7 @@ import { Knex } from 'knex';
 import type { Logger } from 'pino';
 import { nowIso } from '../db/database';
 import { claimDue } from '../db/lease-claim';
-import { caseById, chunks, groupBy, insertChunks, together } from '../db/set-writes';
+import { caseById, chunks, groupBy, insertChunks, Statement, together } from '../db/set-writes';
 import { singleFlight } from '../db/single-flight';
 import { CommitGroup, TransactionBatcher } from '../db/transaction-batcher';
 import type { CallbackRow } from './outbox';
@@ -208,10 +208,10 @@ export class CallbackWorker {
     }
     const deliveredAt = nowIso();
     // One UPDATE per status code and the attempts' INSERT, side by side (see together).
-    const writes: Array<Promise<unknown>> = [];
+    const writes: Statement[] = [];
     for (const group of groupBy(delivered, (r) => `${r.statusCode}`).values()) {
       for (const chunk of chunks(group)) {
-        writes.push(
+        writes.push(() =>
           trx('callbacks')
             .whereIn('id', chunk.map((r) => r.row.id))
             .where({ lease_owner: this.opts.instanceId })
@@ -225,12 +225,11 @@ export class CallbackWorker {
               last_error: null,
               lease_owner: null,
               lease_until: null,
-            })
-            .then(() => undefined),
+            }),
         );
       }
     }
-    await together([...writes, ...insertChunks(trx, 'callback_attempts', attempts)]);
+    await together(trx, [...writes, ...insertChunks(trx, 'callback_attempts', attempts)]);
     return items.map(() => undefined);
   }
 

@@ -1,6 +1,6 @@
 import { Knex } from 'knex';
 import { timeOrderedId } from '../db/ids';
-import { insertChunks, together } from '../db/set-writes';
+import { insertChunks, Statement, together } from '../db/set-writes';
 
 export type CallbackKind = 'status' | 'dlr';
 
@@ -82,12 +82,12 @@ export class CallbackOutbox {
 
   async enqueue(trx: Knex.Transaction, events: CallbackEvent[]): Promise<CallbackRow[]> {
     const { rows, statements } = this.enqueueStatements(trx, events);
-    await together(statements);
+    await together(trx, statements);
     return rows;
   }
 
-  /** The rows and their INSERTs, started, for a caller that runs them next to other statements (see together). */
-  enqueueStatements(trx: Knex.Transaction, events: CallbackEvent[]): { rows: CallbackRow[]; statements: Array<Promise<unknown>> } {
+  /** The rows and their INSERTs, for a caller that runs them next to other statements (see together). */
+  enqueueStatements(trx: Knex.Transaction, events: CallbackEvent[]): { rows: CallbackRow[]; statements: Statement[] } {
     const lease = events.length > 0 ? this.leaser?.(events.length) : undefined;
     const rows = events.map((e) => (lease ? { ...this.build(e), lease_owner: lease.owner, lease_until: lease.until } : this.build(e)));
     return { rows, statements: insertChunks(trx, 'callbacks', rows as unknown as Array<Record<string, unknown>>) };

@@ -92,6 +92,7 @@ export function reportError(err: unknown, io: CliIo): number {
     err.lines().forEach((line, i) => io.stderr.write(i === 0 ? `trunkctl: ${line}\n` : `${line}\n`));
     return EXIT_FAILED;
   }
+  if (err instanceof CliError && err.message === '') return err.exitCode; // reported already
   if (err instanceof CliError || err instanceof UnreachableError) {
     io.stderr.write(`trunkctl: ${err.message}\n`);
     return err instanceof CliError ? err.exitCode : EXIT_FAILED;

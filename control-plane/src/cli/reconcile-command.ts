@@ -32,6 +32,7 @@ export function reconcileCommand(parent: Command, context: Context): void {
     .argument('<own-id>')
     .action(async (runDir: string, ownId: string, _opts: unknown, cmd: Command) => {
       const code = await serveQueue(runDir, ownId, context(cmd).io);
+      // The step's own failure is printed already; an empty message only carries its exit code.
       if (code !== 0) throw new CliError('', code);
     });
 }

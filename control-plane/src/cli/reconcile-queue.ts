@@ -8,30 +8,33 @@ import { RESOURCE_ENV } from './reconcile-input';
  * The shared trunkctl process of one `terraform apply`.
  *
  * The constructs' provisioners run `sh control-plane/bin/trunkctl-reconcile.sh apply|destroy`, one
- * per resource. Starting node for each of them cost ~0.15 s of CPU, more than the reconcile itself
- * (a stack of 200 trunks spent most of its deploy starting node). The script instead queues the
- * step in a directory of the Terraform run and waits for its result; the first step that finds no
- * live host becomes the host (`exec node trunkctl.js reconcile serve-queue <run dir> <its pid>`)
- * and runs every queued step, its own included, until the queue stays empty for a moment.
+ * per resource. Starting node for each of them cost ~0.15 s of CPU, more than the reconcile
+ * itself: a stack of 200 trunks spent most of its deploy starting node. The script instead queues
+ * the step in a directory of the Terraform run and waits for its result; the first step that finds
+ * no live host becomes the host (`exec node trunkctl.js reconcile serve-queue <run dir> <its pid>`)
+ * and runs every queued step, its own included, until the queue has stayed empty for a moment.
  *
- * Each step keeps its own output and exit code, so Terraform still sees (and taints) each resource
- * on its own, and applies them in dependency order: it starts a step only after the steps it
- * depends on have answered. Layout of the run directory (`.trunkctl-reconcile/<terraform pid>`):
+ * Each step keeps its own output and exit code, so Terraform still sees, logs and taints each
+ * resource on its own, and applies them in dependency order: it starts a step only after the steps
+ * it depends on have answered. The run directory, `.trunkctl-reconcile/<terraform pid>/` in the
+ * stack directory, holds:
  *
- *     requests/<pid>.<step>          the input of the waiting script with that pid
- *     host.pid                       the host's pid, created exclusively
- *     work/<pid>.<step>.<host pid>   taken by that host (renamed from requests/: one host per step)
- *     results/<pid>.{out,err,code}   stdout, stderr and exit code; `code` is written last
+ *     inputs/<pid>                 the input of the waiting script with that pid
+ *     requests/<pid>.<step>        written after its input: the step is ready
+ *     host.pid                     the host's pid, created exclusively
+ *     work/<pid>.<step>.<host pid> taken by that host (renamed from requests/: one host per step)
+ *     results/<pid>                the exit code, then "1 <line>" (stdout) and "2 <line>" (stderr)
  *
  * Two hosts at once (a lost race) are harmless: a step is taken by renaming its request.
  */
 
 /** How long the host waits for another step before it leaves. */
 export const HOST_IDLE_MS = 250;
-const POLL_MS = 5;
-const REQUEST = /^(\d+)\.(apply|destroy)$/;
 /** Under the stack directory, where Terraform runs the provisioners; the script names it too. */
 export const RUNS_DIR = '.trunkctl-reconcile';
+const POLL_MS = 5;
+const CLEAN_EVERY_MS = 1000;
+const REQUEST = /^(\d+)\.(apply|destroy)$/;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -46,11 +49,6 @@ function alive(pid: number): boolean {
   }
 }
 
-function writeAtomically(file: string, data: string): void {
-  fs.writeFileSync(`${file}.tmp`, data);
-  fs.renameSync(`${file}.tmp`, file);
-}
-
 function readDir(dir: string): string[] {
   try {
     return fs.readdirSync(dir);
@@ -59,22 +57,22 @@ function readDir(dir: string): string[] {
   }
 }
 
+/** The result file the script reads: exit code, then each output line tagged with its stream. */
+export function encodeResult(code: number, stdout: string, stderr: string): string {
+  const lines = (text: string, tag: string) => (text === '' ? [] : text.replace(/\n$/, '').split('\n').map((l) => `${tag} ${l}`));
+  return [String(code), ...lines(stdout, '1'), ...lines(stderr, '2')].join('\n') + '\n';
+}
+
 /**
  * Runs the queued steps of `runDir` until none arrives for HOST_IDLE_MS; `ownId` is the pid of the
  * script that became this process, whose step's output goes to `io`. Returns that step's exit code.
  */
 export async function serveQueue(runDir: string, ownId: string, io: CliIo): Promise<number> {
-  const requests = path.join(runDir, 'requests');
-  const work = path.join(runDir, 'work');
-  const results = path.join(runDir, 'results');
+  const dirs = { inputs: path.join(runDir, 'inputs'), requests: path.join(runDir, 'requests'), work: path.join(runDir, 'work'), results: path.join(runDir, 'results') };
+  for (const dir of Object.values(dirs)) fs.mkdirSync(dir, { recursive: true });
   const lock = path.join(runDir, 'host.pid');
   const me = String(process.pid);
-  fs.mkdirSync(work, { recursive: true });
-  fs.mkdirSync(results, { recursive: true });
   removeFinishedRuns(runDir);
-
-  let ownCode: number | undefined;
-  const running = new Set<Promise<void>>();
 
   const holdsLock = () => {
     try {
@@ -91,79 +89,109 @@ export async function serveQueue(runDir: string, ownId: string, io: CliIo): Prom
       return false;
     }
   };
-  // The script wrote host.pid with its own pid, which exec kept; run by hand, take it if it is free.
+  // The script created host.pid with its pid, which exec kept; run by hand, take it if it is free.
   if (!holdsLock()) takeLock();
+
+  let ownCode: number | undefined;
+  const running = new Set<Promise<void>>();
 
   async function runOne(id: string, step: 'apply' | 'destroy', taken: string): Promise<void> {
     const own = id === ownId;
-    const input = fs.readFileSync(taken, 'utf8');
-    if (!own && !alive(Number(id))) {
-      // Its script is gone (an interrupted apply): nobody would read the result, and Terraform did not record the step.
-      fs.rmSync(taken, { force: true });
-      return;
-    }
-    let stdout = '';
-    let stderr = '';
-    const stepIo: CliIo = own
-      ? { stdout: io.stdout, stderr: io.stderr, env: { ...io.env, [RESOURCE_ENV]: input } }
-      : { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) }, env: { ...io.env, [RESOURCE_ENV]: input } };
-    let code: number;
+    const inputFile = path.join(dirs.inputs, id);
     try {
-      await reconcileStep(step, stepIo);
-      code = EXIT_OK;
-    } catch (err) {
-      code = reportError(err, stepIo);
+      if (!own && !alive(Number(id))) return; // its script is gone (an interrupted apply): nobody reads the result
+      let input = '';
+      try {
+        input = fs.readFileSync(inputFile, 'utf8');
+      } catch {}
+      let stdout = '';
+      let stderr = '';
+      const env = { ...io.env, [RESOURCE_ENV]: input };
+      const stepIo: CliIo = own ? { stdout: io.stdout, stderr: io.stderr, env } : { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) }, env };
+      let code: number;
+      try {
+        await reconcileStep(step, stepIo);
+        code = EXIT_OK;
+      } catch (err) {
+        code = reportError(err, stepIo);
+      }
+      if (own) ownCode = code;
+      else {
+        const result = path.join(dirs.results, id);
+        fs.writeFileSync(`${result}.tmp`, encodeResult(code, stdout, stderr));
+        fs.renameSync(`${result}.tmp`, result);
+      }
+    } finally {
+      fs.rmSync(inputFile, { force: true });
+      fs.rmSync(taken, { force: true });
     }
-    if (own) ownCode = code;
-    else {
-      fs.writeFileSync(path.join(results, `${id}.out`), stdout);
-      fs.writeFileSync(path.join(results, `${id}.err`), stderr);
-      writeAtomically(path.join(results, `${id}.code`), `${code}\n`);
+  }
+
+  /** Results read by scripts that have exited, and inputs whose script died before a host took them. */
+  function clean(): void {
+    for (const name of readDir(dirs.results)) if (!alive(Number(name.replace(/\.tmp$/, '')))) fs.rmSync(path.join(dirs.results, name), { force: true });
+    for (const name of readDir(dirs.requests)) {
+      const m = REQUEST.exec(name);
+      if (m && !alive(Number(m[1]))) {
+        fs.rmSync(path.join(dirs.requests, name), { force: true });
+        fs.rmSync(path.join(dirs.inputs, m[1]!), { force: true });
+      }
     }
-    fs.rmSync(taken, { force: true });
   }
 
   let idleSince = Date.now();
+  let cleaned = 0;
   for (;;) {
-    const queued = readDir(requests).filter((n) => REQUEST.test(n));
+    const queued = readDir(dirs.requests).filter((n) => REQUEST.test(n));
     for (const name of queued) {
       const [, id, step] = REQUEST.exec(name)!;
-      const taken = path.join(work, `${name}.${me}`);
+      const taken = path.join(dirs.work, `${name}.${me}`);
       try {
-        fs.renameSync(path.join(requests, name), taken);
+        fs.renameSync(path.join(dirs.requests, name), taken);
       } catch {
         continue; // another host took it
       }
-      const p = runOne(id!, step as 'apply' | 'destroy', taken).finally(() => running.delete(p));
+      const p = runOne(id!, step as 'apply' | 'destroy', taken)
+        .catch((err) => {
+          io.stderr.write(`trunkctl: reconcile queue: ${(err as Error).message}\n`);
+          if (id === ownId) ownCode = EXIT_FAILED;
+        })
+        .finally(() => running.delete(p));
       running.add(p);
+    }
+    if (Date.now() - cleaned >= CLEAN_EVERY_MS) {
+      clean();
+      cleaned = Date.now();
     }
     if (queued.length > 0 || running.size > 0) {
       idleSince = Date.now();
     } else if (Date.now() - idleSince >= HOST_IDLE_MS) {
-      // Leave: release the lock, then look once more, so a step queued meanwhile either sees no
-      // host (and starts one) or is served here.
+      // Leave: release the lock, then look once more. A script queues its step before it looks for
+      // a host, so a step queued meanwhile is either seen here or finds no host and starts one.
       if (holdsLock()) fs.rmSync(lock, { force: true });
-      if (!readDir(requests).some((n) => REQUEST.test(n)) || !takeLock()) break;
+      if (!readDir(dirs.requests).some((n) => REQUEST.test(n)) || !takeLock()) break;
       idleSince = Date.now();
       continue;
     }
     await Promise.race([sleep(POLL_MS), ...running]);
   }
-  if (ownCode === undefined) ownCode = await relayResult(runDir, ownId, io);
-  return ownCode;
+  clean();
+  return ownCode ?? (await relayResult(runDir, ownId, io));
 }
 
-/** This process's own step was taken by another host (a lost race): wait for its result like the script does. */
+/** This process's own step was taken by another host (a lost race): wait for its result as the script does. */
 async function relayResult(runDir: string, id: string, io: CliIo): Promise<number> {
-  const results = path.join(runDir, 'results');
+  const file = path.join(runDir, 'results', id);
   for (;;) {
-    const codeFile = path.join(results, `${id}.code`);
-    if (fs.existsSync(codeFile)) {
-      io.stdout.write(fs.readFileSync(path.join(results, `${id}.out`), 'utf8'));
-      io.stderr.write(fs.readFileSync(path.join(results, `${id}.err`), 'utf8'));
-      const code = Number(fs.readFileSync(codeFile, 'utf8').trim());
-      for (const ext of ['out', 'err', 'code']) fs.rmSync(path.join(results, `${id}.${ext}`), { force: true });
-      return Number.isInteger(code) ? code : EXIT_FAILED;
+    let text: string | undefined;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch {}
+    if (text !== undefined) {
+      const [code, ...lines] = text.replace(/\n$/, '').split('\n');
+      for (const line of lines) (line.startsWith('2 ') ? io.stderr : io.stdout).write(`${line.slice(2)}\n`);
+      fs.rmSync(file, { force: true });
+      return Number.isInteger(Number(code)) ? Number(code) : EXIT_FAILED;
     }
     const queued = readDir(path.join(runDir, 'requests')).some((n) => n.startsWith(`${id}.`));
     const takenBy = readDir(path.join(runDir, 'work'))
@@ -174,7 +202,7 @@ async function relayResult(runDir: string, id: string, io: CliIo): Promise<numbe
       host = Number(fs.readFileSync(path.join(runDir, 'host.pid'), 'utf8').trim());
     } catch {}
     const served = queued ? alive(host) : takenBy.some(alive);
-    if (!served && !fs.existsSync(codeFile)) {
+    if (!served && !fs.existsSync(file)) {
       io.stderr.write('trunkctl: the shared reconcile process ended before finishing this step; run the deploy again\n');
       return EXIT_FAILED;
     }
@@ -182,7 +210,7 @@ async function relayResult(runDir: string, id: string, io: CliIo): Promise<numbe
   }
 }
 
-/** Run directories of Terraform processes that have exited (an interrupted apply leaves one behind). */
+/** Run directories of Terraform processes that have exited (every run leaves its directory behind). */
 function removeFinishedRuns(runDir: string): void {
   const parent = path.dirname(path.resolve(runDir));
   if (path.basename(parent) !== RUNS_DIR) return;

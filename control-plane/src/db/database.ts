@@ -72,3 +72,27 @@ export function isForeignKeyViolation(err: unknown): boolean {
 
 /** Timestamps are stored as ISO-8601 UTC strings: sortable and identical on both databases. */
 export const nowIso = (): string => new Date().toISOString();
+
+/** Whether statements of one transaction may be issued without waiting for each other (see together). */
+export function runsSideBySide(trx: Knex.Transaction): boolean {
+  return trx.client.config.client !== 'pg';
+}
+
+const jsonInsertSql = new Map<string, string>();
+
+/**
+ * On SQLite, a multi-row INSERT whose rows travel as one JSON parameter and are unpacked by SQLite
+ * (json_each) on the driver's thread: binding thousands of parameters one by one costs the main
+ * thread more than the insert itself. Undefined on PostgreSQL (whose casts would differ per column
+ * type); callers bind the values there.
+ */
+export function jsonRowsInsert(trx: Knex.Transaction, table: string, columns: readonly string[], rows: ReadonlyArray<ReadonlyArray<unknown>>): Knex.Raw | undefined {
+  if (trx.client.config.client === 'pg') return undefined;
+  const key = `${table}\0${columns.join(',')}`;
+  let sql = jsonInsertSql.get(key);
+  if (sql === undefined) {
+    sql = `insert into "${table}" (${columns.map((c) => `"${c}"`).join(', ')}) select ${columns.map((_, i) => `json_extract(value, '$[${i}]')`).join(', ')} from json_each(?) order by key`;
+    jsonInsertSql.set(key, sql);
+  }
+  return trx.raw(sql, [JSON.stringify(rows)]);
+}

@@ -1,4 +1,5 @@
 import { Knex } from 'knex';
+import { jsonRowsInsert, runsSideBySide } from './database';
 
 /**
  * Helpers for writing a whole group-commit batch in a few statements instead of one per row: on
@@ -38,20 +39,27 @@ export function chunks<T>(items: readonly T[], size = SET_CHUNK): T[][] {
   return out;
 }
 
+/** A statement not started yet (see together). */
+export type Statement = () => PromiseLike<unknown>;
+
 /**
- * Runs statements of one transaction that do not depend on each other side by side and waits for
- * every one of them before failing: on SQLite's single connection they queue on the driver's
- * thread back to back instead of costing an event-loop round trip each, and no statement is still
- * running when a failure rolls the transaction back. PostgreSQL runs them in the order given.
+ * Runs statements of one transaction that do not depend on each other. On SQLite they start side
+ * by side and queue on the driver's thread back to back, instead of costing an event-loop round
+ * trip each; every one is waited for before a failure is thrown, so none is still running when the
+ * transaction rolls back. PostgreSQL's client takes one query at a time: there they run in turn.
  */
-export async function together(statements: ReadonlyArray<Promise<unknown>>): Promise<void> {
-  const settled = await Promise.allSettled(statements);
+export async function together(trx: Knex.Transaction, statements: ReadonlyArray<Statement>): Promise<void> {
+  if (!runsSideBySide(trx)) {
+    for (const s of statements) await s();
+    return;
+  }
+  const settled = await Promise.allSettled(statements.map((s) => s()));
   const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
 }
 
-/** Multi-row INSERTs of objects (see insertValues), started and returned for together(). */
-export function insertChunks(trx: Knex.Transaction, table: string, rows: ReadonlyArray<Record<string, unknown>>): Array<Promise<unknown>> {
+/** Multi-row INSERTs of objects (see insertValues), for together(). */
+export function insertChunks(trx: Knex.Transaction, table: string, rows: ReadonlyArray<Record<string, unknown>>): Statement[] {
   if (rows.length === 0) return [];
   const columns = new Set<string>();
   for (const r of rows) for (const k in r) columns.add(k);
@@ -64,13 +72,16 @@ const MAX_PARAMS = 12_000;
 const insertSql = new Map<string, string>();
 
 /**
- * Multi-row INSERTs of positional rows (`columns` order), started and returned for together():
+ * Multi-row INSERTs of positional rows (`columns` order), for together():
  * written as SQL directly instead of through knex's insert builder, which normalises, sorts and
  * quotes every row's keys and cost more CPU than the database on the send path. Table and column
  * names are the code's own (never input); `undefined` is written as NULL.
  */
-export function insertValues(trx: Knex.Transaction, table: string, columns: readonly string[], rows: ReadonlyArray<ReadonlyArray<unknown>>): Array<Promise<unknown>> {
-  const out: Array<Promise<unknown>> = [];
+export function insertValues(trx: Knex.Transaction, table: string, columns: readonly string[], rows: ReadonlyArray<ReadonlyArray<unknown>>): Statement[] {
+  const out: Statement[] = [];
+  if (rows.length === 0) return out;
+  const json = jsonRowsInsert(trx, table, columns, rows);
+  if (json) return [() => json];
   const perStatement = Math.max(1, Math.floor(MAX_PARAMS / columns.length));
   for (let c = 0; c < rows.length; c += perStatement) {
     const chunk = rows.slice(c, c + perStatement);
@@ -84,7 +95,8 @@ export function insertValues(trx: Knex.Transaction, table: string, columns: read
     }
     const params: unknown[] = [];
     for (const r of chunk) for (const v of r) params.push(v === undefined ? null : v);
-    out.push(trx.raw(sql, params as Knex.RawBinding[]).then(() => undefined));
+    const text = sql;
+    out.push(() => trx.raw(text, params as Knex.RawBinding[]));
   }
   return out;
 }

@@ -1,7 +1,7 @@
 import { Knex } from 'knex';
 import { lockTransaction, nowIso } from '../db/database';
 import { claimDue } from '../db/lease-claim';
-import { caseById, groupBy, insertChunked, insertChunks, insertValues, SET_CHUNK, together } from '../db/set-writes';
+import { caseById, groupBy, insertChunked, insertChunks, insertValues, SET_CHUNK, Statement, together } from '../db/set-writes';
 import type { CallbackEvent, CallbackOutbox, CallbackRow } from '../callbacks/outbox';
 import { DeliveryReceipt, isFinalReceiptStatus, ReceiptStatus } from '../connectors/carrier';
 import type { TrunkAccess } from '../trunks/trunk-access';
@@ -83,13 +83,11 @@ export class MessageStore {
     const writes = insertValues(trx, 'messages', MESSAGE_COLUMNS, rows);
     const keys = items.flatMap((i) => (i.idempotency ? [i.idempotency] : []));
     if (keys.length) {
-      writes.push(
-        trx('idempotency_keys')
-          .insert(keys.map((k) => ({ trunk_id: k.trunkId, key: k.key, request_hash: k.hash, response_status: k.status, response_body: k.body, created_at: nowIso() })))
-          .then(() => undefined),
+      writes.push(() =>
+        trx('idempotency_keys').insert(keys.map((k) => ({ trunk_id: k.trunkId, key: k.key, request_hash: k.hash, response_status: k.status, response_body: k.body, created_at: nowIso() }))),
       );
     }
-    await together(writes);
+    await together(trx, writes);
     return items.map(() => undefined);
   }
 
@@ -152,7 +150,7 @@ export class MessageStore {
       }
     }
     const callbacks = this.outbox.enqueueStatements(trx, events.map((e) => e.ev));
-    await together([
+    await together(trx, [
       ...insertChunks(
         trx,
         'message_parts',
@@ -318,36 +316,28 @@ export class MessageStore {
     }
     // One UPDATE per (status, seq): for single-part messages, usually one statement for the batch.
     // These statements touch different rows or columns and run side by side (see together).
-    const writes: Array<Promise<unknown>> = [];
+    const writes: Statement[] = [];
     for (const [, group] of groupBy(partUpdates, (u) => `${u.status}\0${u.seq}`)) {
       for (let c = 0; c < group.length; c += SET_CHUNK) {
-        writes.push(
-          trx('message_parts')
-            .whereIn('message_id', group.slice(c, c + SET_CHUNK).map((u) => u.message_id))
-            .where('seq', group[0]!.seq)
-            .update({ status: group[0]!.status, updated_at: now })
-            .then(() => undefined),
-        );
+        const ids = group.slice(c, c + SET_CHUNK).map((u) => u.message_id);
+        writes.push(() => trx('message_parts').whereIn('message_id', ids).where('seq', group[0]!.seq).update({ status: group[0]!.status, updated_at: now }));
       }
     }
     writes.push(...insertChunks(trx, 'message_events', receiptEvents));
     for (const [, group] of groupBy([...counts], ([, n]) => `${n.delivered}\0${n.failed}`)) {
       const [, n] = group[0]!;
       for (let c = 0; c < group.length; c += SET_CHUNK) {
-        writes.push(
-          trx('messages')
-            .whereIn('id', group.slice(c, c + SET_CHUNK).map(([id]) => id))
-            .update({ parts_delivered: n.delivered, parts_failed: n.failed, updated_at: now })
-            .then(() => undefined),
-        );
+        const ids = group.slice(c, c + SET_CHUNK).map(([id]) => id);
+        writes.push(() => trx('messages').whereIn('id', ids).update({ parts_delivered: n.delivered, parts_failed: n.failed, updated_at: now }));
       }
     }
     const finals = new Set<string>();
     for (const [final, group] of groupBy([...completed], ([, c]) => c.final)) {
       for (let c = 0; c < group.length; c += SET_CHUNK) {
-        writes.push(
+        const ids = group.slice(c, c + SET_CHUNK).map(([id]) => id);
+        writes.push(() =>
           trx('messages')
-            .whereIn('id', group.slice(c, c + SET_CHUNK).map(([id]) => id))
+            .whereIn('id', ids)
             .where({ status: 'submitted' })
             .whereNull('final_status')
             .update({ status: messageStatusOf(final as ReceiptStatus), final_status: final, final_at: now, updated_at: now })
@@ -358,7 +348,7 @@ export class MessageStore {
         );
       }
     }
-    await together(writes);
+    await together(trx, writes);
     if (finals.size === 0) return results;
     const finalEvents: Array<Record<string, unknown>> = [];
     const dlrs: Array<{ i: number; ev: CallbackEvent }> = [];
@@ -392,7 +382,7 @@ export class MessageStore {
       }
     }
     const callbacks = this.outbox.enqueueStatements(trx, dlrs.map((d) => d.ev));
-    await together([...insertChunks(trx, 'message_events', finalEvents), ...callbacks.statements]);
+    await together(trx, [...insertChunks(trx, 'message_events', finalEvents), ...callbacks.statements]);
     callbacks.rows.forEach((row, k) => results[dlrs[k]!.i]!.push(row));
     return results;
   }
