@@ -1,5 +1,5 @@
 import { Knex } from 'knex';
-import { lockTransaction, nowIso } from '../db/database';
+import { lockTransaction, nowIso, runsSideBySide } from '../db/database';
 import { claimDue } from '../db/lease-claim';
 import { caseById, groupBy, insertChunked, insertChunks, insertValues, SET_CHUNK, Statement, together } from '../db/set-writes';
 import type { CallbackEvent, CallbackOutbox, CallbackRow } from '../callbacks/outbox';
@@ -150,7 +150,7 @@ export class MessageStore {
       }
     }
     const callbacks = this.outbox.enqueueStatements(trx, events.map((e) => e.ev));
-    await together(trx, [
+    const writes: Statement[] = [
       ...insertChunks(
         trx,
         'message_parts',
@@ -162,8 +162,7 @@ export class MessageStore {
         done.map(({ o }) => ({ message_id: o.message.id, type: 'submitted', status: 'Success', detail: JSON.stringify({ connector: o.connector, carrier_message_ids: o.carrierMessageIds }), occurred_at: o.at })),
       ),
       ...callbacks.statements,
-    ]);
-    callbacks.rows.forEach((row, k) => results[events[k]!.i]!.push(row));
+    ];
 
     // Receipts that overtook these writes were parked; apply them now that the ids are mapped.
     const owner = new Map<string, number>();
@@ -176,13 +175,26 @@ export class MessageStore {
         else byConnector.set(o.connector, [cid]);
       }
     }
-    // Taken after the parts are written and held to the commit: a receipt transaction that is about
-    // to park (it takes the same lock first) either sees our parts or has committed its parked row.
-    await lockTransaction(trx, RECEIPT_LOCK);
     const parked: Array<{ connector: string; carrier_message_id: string; raw: string }> = [];
+    const findParked: Statement[] = [];
     for (const [connector, cids] of byConnector) {
-      for (let c = 0; c < cids.length; c += SET_CHUNK) parked.push(...(await trx('pending_receipts').where('connector', connector).whereIn('carrier_message_id', cids.slice(c, c + SET_CHUNK))));
+      for (let c = 0; c < cids.length; c += SET_CHUNK) {
+        const chunk = cids.slice(c, c + SET_CHUNK);
+        findParked.push(() => trx('pending_receipts').where('connector', connector).whereIn('carrier_message_id', chunk).then((rows) => void parked.push(...rows)));
+      }
     }
+    if (runsSideBySide(trx)) {
+      // SQLite runs one transaction at a time: what is parked was committed before this one began
+      // (or parked earlier in it), so the lookup needs neither the lock nor our writes first.
+      await together(trx, [...writes, ...findParked]);
+    } else {
+      await together(trx, writes);
+      // Taken after the parts are written and held to the commit: a receipt transaction that is about
+      // to park (it takes the same lock first) either sees our parts or has committed its parked row.
+      await lockTransaction(trx, RECEIPT_LOCK);
+      await together(trx, findParked);
+    }
+    callbacks.rows.forEach((row, k) => results[events[k]!.i]!.push(row));
     if (parked.length) {
       for (const [connector, rows] of groupBy(parked, (p) => p.connector)) {
         const cids = [...new Set(rows.map((p) => p.carrier_message_id))];
