@@ -2,7 +2,9 @@
 /**
  * Reconcile at scale: a generated cdktf stack with N trunks (the repository's constructs, in a
  * temporary copy of the checkout, as test/e2e/terraform-deploy.test.ts does), `cdktf deploy`
- * against a running control plane, then a no-change `terraform plan -detailed-exitcode`.
+ * against a running control plane, then a no-change `terraform plan -detailed-exitcode` and a
+ * no-change `cdktf deploy`. The commands are the ones docs/TRUNKS-AS-CODE.md gives users
+ * (`cdktf deploy --auto-approve`, no extra flags), with the example's cdktf.json.
  */
 const fs = require('node:fs');
 const os = require('node:os');

@@ -1,7 +1,7 @@
 import { IResolveContext, ITerraformDependable, TerraformResource, TerraformStack, Token } from 'cdktf';
 import { Construct, IConstruct } from 'constructs';
 import { errors } from './errors';
-import { defaultTrunkctlPath, ensureNullProvider, Reconciler, ReconcilerResourceType, ReconcilerTarget } from './reconciler-resource';
+import { defaultTrunkctlPath, ensureNullProvider, ReconcileRunner, Reconciler, ReconcilerResourceType, ReconcilerTarget, TerraformVersionCheck } from './reconciler-resource';
 import { checkEnvVarName, checkHttpUrl, checkName, LIMITS } from './validation';
 
 export interface ControlPlaneProps {
@@ -35,6 +35,15 @@ export interface ControlPlaneProps {
    * @default ReconcilerResourceType.TERRAFORM_DATA — built in, no provider download
    */
   readonly resourceType?: ReconcilerResourceType;
+
+  /**
+   * How the provisioners run trunkctl: one shared process for all the steps of a `terraform
+   * apply` (a POSIX `sh` runs `control-plane/bin/trunkctl-reconcile.sh`, next to trunkctl.js), or
+   * one node process per step.
+   *
+   * @default ReconcileRunner.SHARED_PROCESS
+   */
+  readonly reconcileRunner?: ReconcileRunner;
 
   /**
    * Path of `control-plane/bin/trunkctl.js` on the synthesizing machine. It is synthesized relative
@@ -80,6 +89,7 @@ export class ControlPlane extends Construct implements ReconcilerTarget {
   /** The `managed_by` marker of this stack's trunks and sets. */
   readonly managedBy: string;
   readonly resourceType: ReconcilerResourceType;
+  readonly reconcileRunner: ReconcileRunner;
   readonly trunkctlPath: string;
   /** Name of the stack, the directory under cdktf.out/stacks/ that `trunkctl drift` reads. */
   readonly stackName: string;
@@ -95,8 +105,14 @@ export class ControlPlane extends Construct implements ReconcilerTarget {
     this.tokenEnvVar = checkEnvVarName(this, 'tokenEnvVar', props.tokenEnvVar ?? 'TRUNKCTL_TOKEN');
     this.managedBy = checkName(this, 'managedBy', props.managedBy ?? `cdktf:${this.stackName}`, LIMITS.managedByLength);
     this.resourceType = props.resourceType ?? ReconcilerResourceType.TERRAFORM_DATA;
+    this.reconcileRunner = props.reconcileRunner ?? ReconcileRunner.SHARED_PROCESS;
+    if (!Object.values(ReconcileRunner).includes(this.reconcileRunner)) {
+      throw errors.invalid(this, 'reconcileRunner', `must be one of ${Object.values(ReconcileRunner).join(', ')}, got ${JSON.stringify(this.reconcileRunner)}`);
+    }
     this.trunkctlPath = props.trunkctlPath ?? defaultTrunkctlPath();
     if (this.resourceType === ReconcilerResourceType.NULL_RESOURCE) ensureNullProvider(this);
+    // terraform_data needs Terraform >= 1.4: checked once here, not once per resource (see TerraformData).
+    else this.node.addValidation(new TerraformVersionCheck());
     if (props.prune ?? true) {
       this.pruner = new Reconciler(this, 'Prune', {
         target: this,

@@ -1,7 +1,21 @@
+import { execSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { App, DataResource, Fn, ITerraformDependable, LocalExecProvisioner, TerraformResource, TerraformStack, Token } from 'cdktf';
-import type { Construct } from 'constructs';
+import {
+  anyToHclTerraform,
+  anyToTerraform,
+  App,
+  Fn,
+  hashMapper,
+  hashMapperHcl,
+  ITerraformDependable,
+  LocalExecProvisioner,
+  TerraformMetaArguments,
+  TerraformResource,
+  TerraformStack,
+  Token,
+} from 'cdktf';
+import type { Construct, IValidation } from 'constructs';
 import { INPUT_FORMAT, MAX_INPUT_BYTES, RESOURCE_ENV, ReconcileInput, specHash } from '../../control-plane/src/cli/reconcile-input';
 import { errors } from './errors';
 
@@ -19,12 +33,29 @@ export enum ReconcilerResourceType {
   NULL_RESOURCE = 'null_resource',
 }
 
+/** How the provisioners run `trunkctl reconcile`. */
+export enum ReconcileRunner {
+  /**
+   * `sh …/control-plane/bin/trunkctl-reconcile.sh apply|destroy`: every step of one `terraform
+   * apply` is run by one shared trunkctl process, each step still with its own output, exit code
+   * and failure (see docs/TRUNKS-AS-CODE.md). Needs a POSIX `sh` where Terraform runs.
+   */
+  SHARED_PROCESS = 'shared-process',
+  /**
+   * `node …/control-plane/bin/trunkctl.js reconcile apply|destroy`: one node process per step.
+   * Needs only node (e.g. Terraform on Windows without a POSIX shell), but each step costs a node
+   * start-up (~0.15 s of CPU): a deploy of 200 trunks takes minutes instead of seconds.
+   */
+  PROCESS_PER_RESOURCE = 'process-per-resource',
+}
+
 /** What a ControlPlane tells the resources it reconciles through. */
 export interface ReconcilerTarget {
   readonly url: string;
   readonly tokenEnvVar: string;
   readonly managedBy: string;
   readonly resourceType: ReconcilerResourceType;
+  readonly reconcileRunner: ReconcileRunner;
   /** Absolute path of trunkctl.js on the synthesizing machine; written relative to the stack directory. */
   readonly trunkctlPath: string;
 }
@@ -65,7 +96,10 @@ export class Reconciler {
     this.target = options.target;
     this.tooLargeFix = options.tooLargeFix;
     this.replaceOn = options.replaceOn;
-    const interpreter = ['node', trunkctlFromStackDir(scope, options.target.trunkctlPath), 'reconcile'];
+    const interpreter =
+      options.target.reconcileRunner === ReconcileRunner.PROCESS_PER_RESOURCE
+        ? ['node', trunkctlFromStackDir(scope, options.target.trunkctlPath), 'reconcile']
+        : ['sh', trunkctlFromStackDir(scope, path.join(path.dirname(options.target.trunkctlPath), RECONCILE_SCRIPT))];
     const provisioner = (when: 'create' | 'destroy', env: string): LocalExecProvisioner => ({
       type: 'local-exec',
       when,
@@ -85,14 +119,14 @@ export class Reconciler {
     } else {
       const env = '${jsonencode(self.input)}';
       const provisioners = [provisioner('create', env), ...(options.destroyStep ? [provisioner('destroy', env)] : [])];
-      this.resource = new DataResource(scope, id, { ...meta, input, triggersReplace: { spec_hash: hash }, provisioners });
+      this.resource = new TerraformData(scope, id, { ...meta, input, triggersReplace: { spec_hash: hash }, provisioners });
     }
   }
 
   /** Replaces the input (the prune list grows as trunks and sets register). */
   update(body: InputBody): void {
     const { input, hash } = this.render(body);
-    if (this.resource instanceof DataResource) {
+    if (this.resource instanceof TerraformData) {
       this.resource.input = input;
       this.resource.triggersReplace = { spec_hash: hash };
     } else {
@@ -119,6 +153,70 @@ export class Reconciler {
   }
 }
 
+/**
+ * Terraform's built-in `terraform_data`, synthesized exactly as cdktf's `DataResource` does. Not
+ * that class: each `DataResource` adds a validation running `terraform version` (a child process of
+ * ~0.1 s) at synth time, i.e. one per trunk and set; a stack of 200 trunks spent over 30 s on them.
+ * The ControlPlane checks the Terraform version once per stack instead (`TerraformVersionCheck`).
+ */
+export class TerraformData extends TerraformResource {
+  input?: Record<string, unknown>;
+  triggersReplace?: Record<string, unknown>;
+
+  constructor(scope: Construct, id: string, config: TerraformMetaArguments & { input?: Record<string, unknown>; triggersReplace?: Record<string, unknown> }) {
+    super(scope, id, {
+      terraformResourceType: 'terraform_data',
+      terraformGeneratorMetadata: { providerName: 'terraform' },
+      dependsOn: config.dependsOn,
+      lifecycle: config.lifecycle,
+      provisioners: config.provisioners,
+    });
+    this.input = config.input;
+    this.triggersReplace = config.triggersReplace;
+  }
+
+  protected override synthesizeAttributes(): Record<string, unknown> {
+    return { input: hashMapper(anyToTerraform)(this.input), triggers_replace: hashMapper(anyToTerraform)(this.triggersReplace) };
+  }
+
+  protected override synthesizeHclAttributes(): Record<string, unknown> {
+    return { input: hashMapperHcl(anyToHclTerraform)(this.input), triggers_replace: hashMapperHcl(anyToHclTerraform)(this.triggersReplace) };
+  }
+}
+
+/**
+ * `terraform_data` needs Terraform ≥ 1.4: the check cdktf's `DataResource` makes per resource,
+ * made once per stack (on the ControlPlane) and remembered for the process.
+ */
+export class TerraformVersionCheck implements IValidation {
+  private static readonly results = new Map<string, string[]>();
+
+  validate(): string[] {
+    const binary = process.env.TERRAFORM_BINARY_NAME || 'terraform';
+    let result = TerraformVersionCheck.results.get(binary);
+    if (!result) {
+      result = checkTerraformVersion(binary);
+      TerraformVersionCheck.results.set(binary, result);
+    }
+    return result;
+  }
+}
+
+function checkTerraformVersion(binary: string): string[] {
+  let output: string;
+  try {
+    // As cdktf runs it: through the shell, so TERRAFORM_BINARY_NAME may be a command line.
+    output = execSync(`${binary} version`, { stdio: 'pipe', encoding: 'utf8' });
+  } catch (err) {
+    return [`Could not determine version of ${binary}, \`${binary} version\` failed: ${(err as Error).message}`];
+  }
+  const m = /(\d+)\.(\d+)\.(\d+)/.exec(output);
+  if (!m) return [`Could not determine version of ${binary} (running \`${binary} version\`)`];
+  const [major, minor] = [Number(m[1]), Number(m[2])];
+  if (major > 1 || (major === 1 && minor >= 4)) return [];
+  return [`${binary} version ${m[0]} is lower than the required version >=1.4 for this construct. The built-in Terraform data resource is only supported for Terraform >=1.4. Please upgrade your Terraform version.`];
+}
+
 function hasToken(value: unknown): boolean {
   if (Token.isUnresolved(value)) return true;
   if (Array.isArray(value)) return value.some(hasToken);
@@ -137,6 +235,9 @@ export function ensureNullProvider(scope: Construct): void {
   if (stack.node.findAll().some((c) => c instanceof NullProvider)) return;
   new NullProvider(stack, 'null');
 }
+
+/** The provisioners' script of ReconcileRunner.SHARED_PROCESS, next to trunkctl.js. */
+export const RECONCILE_SCRIPT = 'trunkctl-reconcile.sh';
 
 /** control-plane/bin/trunkctl.js of the checkout these constructs are loaded from (source or dist). */
 export function defaultTrunkctlPath(): string {

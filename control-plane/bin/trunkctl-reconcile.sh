@@ -6,8 +6,9 @@
 # `terraform apply` share one trunkctl process: starting node once per trunk and set cost more
 # than reconciling them. This script queues the step and waits for its result; the first step
 # that finds no live host execs `trunkctl reconcile serve-queue`, which runs every queued step.
-# Protocol and layout: control-plane/src/cli/reconcile-queue.ts. Needs a POSIX sh, sleep and mv
-# (ControlPlane's reconcileRunner PROCESS_PER_RESOURCE runs node directly instead).
+# Protocol and layout: control-plane/src/cli/reconcile-queue.ts. Needs a POSIX sh and a `sleep`
+# that takes fractions of a second (GNU, BusyBox and macOS do); ControlPlane's reconcileRunner
+# PROCESS_PER_RESOURCE runs node once per step instead.
 set -u
 
 step=${1-}
@@ -25,6 +26,8 @@ esac
 
 # One queue per Terraform process: runs never mix, and the host has that run's environment.
 # Only shell builtins on the common path, plus `sleep` while waiting: this runs once per resource.
+# Private (0700/0600): the host acts on what it finds there with the admin token.
+umask 077
 run=.trunkctl-reconcile/$PPID
 id=$$
 request=$run/requests/$id.$step
@@ -68,7 +71,7 @@ while :; do
       become_host
     else
       host=
-      read -r host <"$run/host.pid" 2>/dev/null
+      { read -r host <"$run/host.pid"; } 2>/dev/null # gone meanwhile: looked at again next round
       if [ -z "$host" ]; then
         # Being written; a host that died before writing its pid is given up after ~5 s.
         unknown=$((unknown + 1))

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { TerraformStack, TerraformVariable, Testing } from 'cdktf';
-import { AllowedIpList, ControlPlane, ControlPlaneProps, ReconcilerResourceType, SmsTrunk, SourceDidSet, TrunkPropsError } from '../../cdktf-constructs/src';
+import { AllowedIpList, ControlPlane, ControlPlaneProps, ReconcileRunner, ReconcilerResourceType, SmsTrunk, SourceDidSet, TrunkPropsError } from '../../cdktf-constructs/src';
 import { canonicalJson } from '../../control-plane/src/cli/reconcile-input';
 import { ROOT } from '../support/build';
 
@@ -84,7 +84,7 @@ describe('CDKTF constructs: synthesis', () => {
       expect(Testing.toHaveResourceWithProperties(JSON.stringify(json), 'terraform_data', { triggers_replace: { spec_hash: hash }, lifecycle: { create_before_destroy: true } })).to.equal(true);
     });
 
-    it('runs the compiled trunkctl, relative to the stack directory, on create and on destroy with the input in the environment', () => {
+    it('runs the shared trunkctl script, relative to the stack directory, on create and on destroy with the input in the environment', () => {
       const outdir = path.join(tmp, 'layout', 'cdktf.out');
       const json = synth((stack) => new SmsTrunk(stack, 'Checkout'), {}, outdir);
       const provisioners = resource(json, 'Checkout').provisioner.map((p: any) => p['local-exec']);
@@ -93,11 +93,53 @@ describe('CDKTF constructs: synthesis', () => {
       const script = create.interpreter[1];
       expect(create).to.deep.include({ when: 'create', command: 'apply', environment: { TRUNKCTL_RESOURCE: '${jsonencode(self.input)}' } });
       expect(destroy).to.deep.include({ when: 'destroy', command: 'destroy', environment: { TRUNKCTL_RESOURCE: '${jsonencode(self.input)}' } });
-      expect(create.interpreter).to.deep.equal(['node', script, 'reconcile']);
+      expect(create.interpreter).to.deep.equal(['sh', script]);
       expect(destroy.interpreter).to.deep.equal(create.interpreter);
       expect(script).to.match(/^\.\.\//);
       // Terraform runs local-exec in cdktf.out/stacks/<stack>; from there the path reaches this checkout's bin.
+      expect(path.resolve(outdir, 'stacks', STACK, script)).to.equal(path.join(ROOT, 'control-plane/bin/trunkctl-reconcile.sh'));
+      expect(fs.existsSync(path.join(ROOT, 'control-plane/bin/trunkctl-reconcile.sh'))).to.equal(true);
+    });
+
+    it('runs the compiled trunkctl once per step with reconcileRunner PROCESS_PER_RESOURCE', () => {
+      const outdir = path.join(tmp, 'layout-per-resource', 'cdktf.out');
+      const json = synth((stack) => new SmsTrunk(stack, 'Checkout'), { reconcileRunner: ReconcileRunner.PROCESS_PER_RESOURCE }, outdir);
+      const [create, destroy] = resource(json, 'Checkout').provisioner.map((p: any) => p['local-exec']);
+      const script = create.interpreter[1];
+      expect(create).to.deep.include({ when: 'create', command: 'apply', interpreter: ['node', script, 'reconcile'] });
+      expect(destroy).to.deep.include({ when: 'destroy', command: 'destroy', interpreter: ['node', script, 'reconcile'] });
       expect(path.resolve(outdir, 'stacks', STACK, script)).to.equal(path.join(ROOT, 'control-plane/bin/trunkctl.js'));
+    });
+
+    it('checks the Terraform version once per stack, not once per resource', () => {
+      // A stand-in terraform that counts its calls; cdktf's own terraform_data ran `terraform version` per resource.
+      const dir = fs.mkdtempSync(path.join(tmp, 'tf-'));
+      const calls = path.join(dir, 'calls');
+      const fake = (version: string) => {
+        const bin = path.join(dir, `terraform-${version}`);
+        fs.writeFileSync(bin, `#!/bin/sh\necho x >> '${calls}'\necho "Terraform v${version}"\n`, { mode: 0o755 });
+        return bin;
+      };
+      const saved = process.env.TERRAFORM_BINARY_NAME;
+      try {
+        process.env.TERRAFORM_BINARY_NAME = fake('1.11.4');
+        const app = Testing.app({ outdir: path.join(dir, 'ok') });
+        const stack = new TerraformStack(app, STACK);
+        new ControlPlane(stack, 'ControlPlane', { url: URL });
+        const us = new SourceDidSet(stack, 'Us', { dids: ['+12125551234'] });
+        for (let i = 0; i < 20; i++) new SmsTrunk(stack, `T${i}`, { sourceDidSets: [us], passwordRotation: '1' });
+        Testing.synth(stack, true);
+        expect(fs.readFileSync(calls, 'utf8').split('\n').filter(Boolean)).to.have.length(1);
+
+        process.env.TERRAFORM_BINARY_NAME = fake('1.3.9');
+        const old = new TerraformStack(Testing.app({ outdir: path.join(dir, 'old') }), STACK);
+        new ControlPlane(old, 'ControlPlane', { url: URL });
+        new SmsTrunk(old, 'A');
+        expect(() => Testing.synth(old, true)).to.throw(/terraform-1\.3\.9 version 1\.3\.9 is lower than the required version >=1\.4/);
+      } finally {
+        if (saved === undefined) delete process.env.TERRAFORM_BINARY_NAME;
+        else process.env.TERRAFORM_BINARY_NAME = saved;
+      }
     });
 
     it('keys the trunk by its construct path, so a new friendly name changes the hash but not the identity', () => {
@@ -213,7 +255,7 @@ describe('CDKTF constructs: synthesis', () => {
       const text = JSON.stringify(json);
       expect(text).to.not.contain(tmp);
       expect(text).to.not.contain(ROOT);
-      expect(resource(json, 'A').provisioner[0]['local-exec'].interpreter[1]).to.equal('../../../../../control-plane/bin/trunkctl.js');
+      expect(resource(json, 'A').provisioner[0]['local-exec'].interpreter[1]).to.equal('../../../../../control-plane/bin/trunkctl-reconcile.sh');
     });
   });
 

@@ -1,9 +1,11 @@
 import { expect } from 'chai';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DeclaredTrunkSpec, DidSetInput, PruneInput, ReconcileInput, specHash, TrunkInput } from '../../control-plane/src/cli/reconcile-input';
 import { run } from '../../control-plane/src/cli/trunkctl';
+import { ensureBuilt, ROOT } from '../support/build';
 import { startTestPlatform, TestPlatform } from '../support/platform';
 
 interface Result {
@@ -154,6 +156,112 @@ describe('trunkctl for trunks as code: reconcile, conditional deletes, --ref, dr
       expect(await trunkByRef(dropped.ref)).to.equal(undefined);
       expect(await trunkByRef(kept.ref)).to.not.equal(undefined);
       expect((await t.api('GET', `/v1/sms_trunks/${foreign.body.data.id}`)).status).to.equal(200);
+    });
+  });
+
+  describe('the provisioners\' script: one shared trunkctl process per terraform run', () => {
+    const SCRIPT = path.join(ROOT, 'control-plane/bin/trunkctl-reconcile.sh');
+    const BIN = path.join(ROOT, 'control-plane/bin/trunkctl.js');
+    let work: string;
+    let fakeBin: string;
+    let nodeLog: string;
+
+    before(() => {
+      ensureBuilt();
+      // The stack directory Terraform would run the provisioners in, and a `node` on PATH that logs each start.
+      work = fs.mkdtempSync(path.join(dir, 'stack-'));
+      fakeBin = fs.mkdtempSync(path.join(dir, 'bin-'));
+      nodeLog = path.join(fakeBin, 'starts.log');
+      fs.writeFileSync(path.join(fakeBin, 'node'), `#!/bin/sh\necho "$*" >> '${nodeLog}'\nexec '${process.execPath}' "$@"\n`, { mode: 0o755 });
+    });
+    beforeEach(() => fs.writeFileSync(nodeLog, ''));
+    const nodeStarts = () => fs.readFileSync(nodeLog, 'utf8').split('\n').filter(Boolean);
+
+    /** A child process; not spawnSync: the test platform serves from this process. */
+    function exec(command: string, args: string[], env: Record<string, string>): Promise<Result> {
+      return new Promise((resolve, reject) => {
+        const child = spawn(command, args, { cwd: work, env });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d) => (stdout += d));
+        child.stderr.on('data', (d) => (stderr += d));
+        child.on('error', reject);
+        child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+      });
+    }
+
+    /** What a local-exec provisioner runs: `sh …/trunkctl-reconcile.sh <step>` in the stack directory, this process as "terraform". */
+    const step = (which: 'apply' | 'destroy', input: ReconcileInput | undefined, env: Record<string, string> = {}) =>
+      exec('sh', [SCRIPT, which], { PATH: `${fakeBin}:${process.env.PATH}`, STACK_TOKEN: t.token, ...(input ? { TRUNKCTL_RESOURCE: JSON.stringify(input) } : {}), ...env });
+
+    it('runs concurrent steps in one node process, each with its own output and exit code', async () => {
+      const set = setInput(unique('shared-set'), ['12125550200']);
+      const first = await step('apply', set);
+      expect(first.code, first.stderr).to.equal(0);
+      expect(first.stdout).to.match(new RegExp(`^DID set "${set.name}": created \\(id \\S+, version 1\\)\\n$`));
+
+      const trunks = Array.from({ length: 6 }, (_, i) => trunkInput(unique(`stack/Shared${i}`), { name: unique(`Shared${i}`), allow_any_did_as_source: false, outgoing_did_sets: [set.name] }));
+      const broken = trunkInput(unique('stack/Broken'), { name: unique('Broken'), allow_any_did_as_source: false, outgoing_did_sets: ['no-such-set'] });
+      const gone = trunkInput(unique('stack/NeverApplied'), { name: unique('NeverApplied') });
+      const [brokenRun, goneRun, ...runs] = await Promise.all([step('apply', broken), step('destroy', gone), ...trunks.map((x) => step('apply', x))]);
+
+      runs.forEach((r, i) => {
+        expect(r.code, r.stderr).to.equal(0);
+        expect(r.stderr).to.equal('');
+        expect(r.stdout).to.match(new RegExp(`^trunk "${trunks[i]!.spec.name}": created \\(id \\S+, version 1\\) \\[ref ${trunks[i]!.ref}\\]\\n$`));
+      });
+      expect(brokenRun).to.deep.equal({
+        code: 1,
+        stdout: '',
+        stderr: `trunkctl: trunk "${broken.spec.name}": DID set "no-such-set" does not exist on ${t.url}; declare it as a SourceDidSet in the stack or create it with \`trunkctl sets apply\`\n`,
+      });
+      expect(goneRun).to.deep.equal({ code: 0, stdout: `trunk "${gone.spec.name}" (ref ${gone.ref}): already gone\n`, stderr: '' });
+      for (const x of trunks) expect((await trunkByRef(x.ref)).attributes.managed_spec_hash).to.equal(x.spec_hash);
+      expect(await trunkByRef(broken.ref)).to.equal(undefined);
+      // 9 steps, in one node process per wave (a lost race may start a second one).
+      expect(nodeStarts().every((l) => l.includes('reconcile serve-queue'))).to.equal(true);
+      expect(nodeStarts().length).to.be.within(2, 4);
+    });
+
+    it('reports a bad input like `trunkctl reconcile` does, with exit 2', async () => {
+      const r = await step('apply', undefined);
+      expect(r).to.deep.equal({
+        code: 2,
+        stdout: '',
+        stderr: '$TRUNKCTL_RESOURCE is empty; `trunkctl reconcile` is run by the CDKTF constructs\' provisioners with the resource input in it\n'.replace(/^/, 'trunkctl: '),
+      });
+      const usage = await step('plan' as 'apply', undefined);
+      expect(usage.code).to.equal(2);
+      expect(usage.stderr).to.contain('usage: sh trunkctl-reconcile.sh apply|destroy');
+    });
+
+    it('takes over from a host that died, and removes the queues of finished terraform runs', async () => {
+      const dead = spawnSync('true').pid;
+      const run = path.join(work, '.trunkctl-reconcile', String(process.pid));
+      fs.mkdirSync(run, { recursive: true });
+      fs.writeFileSync(path.join(run, 'host.pid'), `${dead}\n`);
+      const finished = path.join(work, '.trunkctl-reconcile', String(dead));
+      fs.mkdirSync(path.join(finished, 'inputs'), { recursive: true });
+      const trunk = trunkInput(unique('stack/Takeover'), { name: unique('Takeover') });
+      const r = await step('apply', trunk);
+      expect(r.code, r.stderr).to.equal(0);
+      expect(r.stdout).to.contain(`trunk "${trunk.spec.name}": created`);
+      expect(nodeStarts()).to.have.length(1);
+      expect(fs.existsSync(finished)).to.equal(false);
+      expect(fs.existsSync(path.join(run, 'host.pid'))).to.equal(false);
+    });
+
+    it('runs `trunkctl.js reconcile apply` on its own without the command parser, with the same output and exit codes', async () => {
+      const trunk = trunkInput(unique('stack/Direct'), { name: unique('Direct') });
+      const env = { PATH: process.env.PATH ?? '', STACK_TOKEN: t.token, TRUNKCTL_RESOURCE: JSON.stringify(trunk) };
+      const direct = await exec(process.execPath, [BIN, 'reconcile', 'apply'], env);
+      expect(direct.code, direct.stderr).to.equal(0);
+      expect(direct.stdout).to.match(new RegExp(`^trunk "${trunk.spec.name}": created \\(id \\S+, version 1\\) \\[ref ${trunk.ref}\\]\\n$`));
+      const parsed = await exec(process.execPath, [BIN, 'reconcile', 'apply', '--from-env', 'TRUNKCTL_RESOURCE'], env);
+      expect(parsed.stdout).to.equal(direct.stdout.replace(': created (', ': unchanged ('));
+      const noToken = await exec(process.execPath, [BIN, 'reconcile', 'destroy'], { ...env, STACK_TOKEN: '' });
+      expect(noToken.code).to.equal(2);
+      expect(noToken.stderr).to.match(/^trunkctl: STACK_TOKEN is not set/);
     });
   });
 
