@@ -201,6 +201,7 @@ function renderReport(R) {
   const rs = ratios(R);
   if (rs.length) lines.push('## Ratios (same run)', '', md(['Ratio', 'Value'], rs), '');
   lines.push('## Targets', '', md(['Target', 'Wanted', 'Measured', 'Result', 'Note'], R.targets.map((t) => [t.name, t.target, t.value ?? '–', t.result, t.note])), '');
+  lines.push('What the profiles showed, what was changed for these numbers and what limits them now: [PERFORMANCE.md](PERFORMANCE.md).', '');
   const notes = [...Object.entries(R.skipped).map(([k, v]) => `Skipped ${k}: ${v}`), ...R.problems.map((p) => `Problem: ${p}`)];
   if (notes.length) lines.push('## Notes', '', ...notes.map((n) => `- ${n}`), '');
   lines.push('## Raw numbers', '', '<details><summary>results JSON</summary>', '', '```json', JSON.stringify(R, (_k, v) => (typeof v === 'number' ? (Number.isFinite(v) ? +v.toFixed(3) : null) : v), 1), '```', '', '</details>', '');
