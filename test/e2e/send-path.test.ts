@@ -118,6 +118,12 @@ describe('send path: DIDWW-compatible API → simulator → signed callbacks', f
     await f.rx.waitFor((r) => r.length >= 1000, 20_000);
     const byId = new Map(f.rx.received.map((c) => [c.json.data.id, c.json.data.attributes.destination]));
     ids.forEach((id, i) => expect(byId.get(id)).to.equal(destinations[i]));
+    // As stored (a bulk's shared columns are written once per request): each row its own id and destination.
+    const rows = await f.t.platform.db.knex('messages').whereIn('id', ids).select('id', 'destination', 'source', 'content', 'trunk_id', 'segments');
+    expect(rows).to.have.length(1000);
+    const stored = new Map(rows.map((r) => [r.id, r]));
+    ids.forEach((id, i) => expect(stored.get(id)).to.include({ destination: destinations[i], source: SOURCE, content: 'Bulk hello', trunk_id: f.trunkId }));
+    expect(new Set(rows.map((r) => Number(r.segments)))).to.deep.equal(new Set([1]));
   });
 
   it('fails when a bulk holds 1001 destinations, storing nothing', async () => {

@@ -67,6 +67,13 @@ function suite(name: string, open: () => Promise<{ db: Database; done(): Promise
       expect([last.s, Number(last.i)]).to.deep.equal(['m29999', 29999]);
     });
 
+    it('binds shared columns once and gives every row the same values (a bulk send)', async () => {
+      const rows = AWKWARD.map((s, k) => [s, k]);
+      await db.knex.transaction((trx) => together(trx, insertValues(trx, 'probe', ['s', 'i'], rows, { columns: ['tag'], values: ['b\'ulk?'] })));
+      const back = await db.knex('probe').orderBy('n').select('s', 'i', 'tag');
+      expect(back.map((r) => [r.s, Number(r.i), r.tag])).to.deep.equal(rows.map((r) => [...r, "b'ulk?"]));
+    });
+
     it('writes nothing when a row breaks a constraint, and the transaction fails', async () => {
       const bad = insertValues.bind(null);
       let failed = false;

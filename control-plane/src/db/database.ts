@@ -80,19 +80,30 @@ export function runsSideBySide(trx: Knex.Transaction): boolean {
 
 const jsonInsertSql = new Map<string, string>();
 
+/** Column values every row of a multi-row INSERT shares (a bulk send's trunk, sender and text). */
+export interface SharedColumns {
+  columns: readonly string[];
+  values: readonly unknown[];
+}
+
 /**
  * On SQLite, a multi-row INSERT whose rows travel as one JSON parameter and are unpacked by SQLite
  * (json_each) on the driver's thread: binding thousands of parameters one by one costs the main
- * thread more than the insert itself. Undefined on PostgreSQL (whose casts would differ per column
- * type); callers bind the values there.
+ * thread more than the insert itself. Values all rows share are bound once. Undefined on
+ * PostgreSQL (whose casts would differ per column type); callers bind the values there.
  */
-export function jsonRowsInsert(trx: Knex.Transaction, table: string, columns: readonly string[], rows: ReadonlyArray<ReadonlyArray<unknown>>): Knex.Raw | undefined {
+export function jsonRowsInsert(trx: Knex.Transaction, table: string, columns: readonly string[], rows: ReadonlyArray<ReadonlyArray<unknown>>, shared?: SharedColumns): Knex.Raw | undefined {
   if (trx.client.config.client === 'pg') return undefined;
-  const key = `${table}\0${columns.join(',')}`;
+  const fixed = shared?.columns ?? [];
+  const key = `${table}\0${fixed.join(',')}\0${columns.join(',')}`;
   let sql = jsonInsertSql.get(key);
   if (sql === undefined) {
-    sql = `insert into "${table}" (${columns.map((c) => `"${c}"`).join(', ')}) select ${columns.map((_, i) => `json_extract(value, '$[${i}]')`).join(', ')} from json_each(?) order by key`;
+    const names = [...fixed, ...columns].map((c) => `"${c}"`).join(', ');
+    const values = [...fixed.map(() => '?'), ...columns.map((_, i) => `json_extract(value, '$[${i}]')`)].join(', ');
+    sql = `insert into "${table}" (${names}) select ${values} from json_each(?) order by key`;
+    if (jsonInsertSql.size > 2000) jsonInsertSql.clear();
     jsonInsertSql.set(key, sql);
   }
-  return trx.raw(sql, [JSON.stringify(rows)]);
+  const params = [...(shared?.values ?? []).map((v) => (v === undefined ? null : v)), JSON.stringify(rows)];
+  return trx.raw(sql, params as Knex.RawBinding[]);
 }

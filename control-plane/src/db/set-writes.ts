@@ -1,5 +1,5 @@
 import { Knex } from 'knex';
-import { jsonRowsInsert, runsSideBySide } from './database';
+import { jsonRowsInsert, runsSideBySide, SharedColumns } from './database';
 
 /**
  * Helpers for writing a whole group-commit batch in a few statements instead of one per row: on
@@ -75,13 +75,18 @@ const insertSql = new Map<string, string>();
  * Multi-row INSERTs of positional rows (`columns` order), for together():
  * written as SQL directly instead of through knex's insert builder, which normalises, sorts and
  * quotes every row's keys and cost more CPU than the database on the send path. Table and column
- * names are the code's own (never input); `undefined` is written as NULL.
+ * names are the code's own (never input); `undefined` is written as NULL. `shared` columns take
+ * the same value in every row.
  */
-export function insertValues(trx: Knex.Transaction, table: string, columns: readonly string[], rows: ReadonlyArray<ReadonlyArray<unknown>>): Statement[] {
+export function insertValues(trx: Knex.Transaction, table: string, columns: readonly string[], rows: ReadonlyArray<ReadonlyArray<unknown>>, shared?: SharedColumns): Statement[] {
   const out: Statement[] = [];
   if (rows.length === 0) return out;
-  const json = jsonRowsInsert(trx, table, columns, rows);
+  const json = jsonRowsInsert(trx, table, columns, rows, shared);
   if (json) return [() => json];
+  if (shared) {
+    columns = [...columns, ...shared.columns];
+    rows = rows.map((r) => [...r, ...shared.values]);
+  }
   const perStatement = Math.max(1, Math.floor(MAX_PARAMS / columns.length));
   for (let c = 0; c < rows.length; c += perStatement) {
     const chunk = rows.slice(c, c + perStatement);

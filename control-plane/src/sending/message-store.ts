@@ -43,6 +43,9 @@ export interface ReceiptItem {
 }
 
 const MESSAGE_COLUMNS = ['id', 'trunk_id', 'source', 'destination', 'content', 'encoding', 'segments', 'created_at', 'status', 'next_attempt_at', 'updated_at', 'lease_owner', 'lease_until'];
+/** The columns a bulk send's messages share, and from how many messages on they are written once. */
+const SHARED_COLUMNS = ['trunk_id', 'source', 'content', 'encoding', 'segments', 'created_at', 'status', 'next_attempt_at', 'updated_at', 'lease_owner', 'lease_until'];
+const SHARED_MIN = 16;
 /** Taken by every transaction that picks up parked receipts or parks one (see lockTransaction). */
 const RECEIPT_LOCK = 'sms-out:message-parts';
 
@@ -75,12 +78,20 @@ export class MessageStore {
     const owner = lease?.owner ?? null;
     const until = lease?.until ?? null;
     const rows: unknown[][] = [];
+    const writes: Statement[] = [];
     for (const item of items) {
+      const [first] = item.messages;
+      if (first && item.messages.length >= SHARED_MIN && item.messages.every((m) => m.trunk_id === first.trunk_id && m.source === first.source && m.content === first.content && m.encoding === first.encoding && m.segments === first.segments && m.created_at === first.created_at)) {
+        // A bulk send: every column but the id and the destination is the same in each row.
+        const values = [first.trunk_id, first.source, first.content, first.encoding, first.segments, first.created_at, 'accepted', first.created_at, first.created_at, owner, until];
+        writes.push(...insertValues(trx, 'messages', ['id', 'destination'], item.messages.map((m) => [m.id, m.destination]), { columns: SHARED_COLUMNS, values }));
+        continue;
+      }
       for (const m of item.messages) {
         rows.push([m.id, m.trunk_id, m.source, m.destination, m.content, m.encoding, m.segments, m.created_at, 'accepted', m.created_at, m.created_at, owner, until]);
       }
     }
-    const writes = insertValues(trx, 'messages', MESSAGE_COLUMNS, rows);
+    writes.push(...insertValues(trx, 'messages', MESSAGE_COLUMNS, rows));
     const keys = items.flatMap((i) => (i.idempotency ? [i.idempotency] : []));
     if (keys.length) {
       writes.push(() =>
