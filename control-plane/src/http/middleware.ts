@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import express, { RequestHandler } from 'express';
 import { DomainError } from '../errors';
-import { JSONAPI_MEDIA_TYPE } from './jsonapi';
+import { JSONAPI_MEDIA_TYPE, writeJsonApi } from './jsonapi';
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 
@@ -89,7 +89,7 @@ export const jsonBodyParser = (limit: string): RequestHandler => {
     });
 };
 
-/** Wraps an async handler so rejected promises reach the error middleware (Express 5 does this too; kept explicit for sync throws in helpers). */
+/** Answers a JSON:API document (Content-Type without parameters, as JSON:API asks; see writeJsonApi). */
 export const send = (res: express.Response, status: number, body: unknown): void => {
-  res.status(status).type(JSONAPI_MEDIA_TYPE).send(JSON.stringify(body));
+  writeJsonApi(res, status, JSON.stringify(body));
 };
