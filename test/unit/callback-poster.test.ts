@@ -1,0 +1,111 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { expect } from 'chai';
+import pino from 'pino';
+import { CallbackPoster } from '../../control-plane/src/callbacks/callback-poster';
+
+/*
+ * The callback thread: posts go to a worker thread in batches and come back as results; a refused
+ * address, a timeout and a dead thread are results too (attempts the retry policy handles), and
+ * the next post after a dead thread starts a new one.
+ */
+
+describe('CallbackPoster (callbacks from a worker thread)', function () {
+  this.timeout(20_000);
+  let server: http.Server;
+  let url: string;
+  const seen: Array<{ headers: http.IncomingHttpHeaders; body: string }> = [];
+  let hold = false;
+
+  before(async () => {
+    server = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (d) => (body += d));
+      req.on('end', () => {
+        seen.push({ headers: req.headers, body });
+        if (hold) return; // never answers: the poster's timeout (or a dead thread) ends it
+        res.writeHead(body.includes('retry') ? 503 : 204, body.includes('retry') ? { 'Retry-After': '7' } : {});
+        res.end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/cb`;
+  });
+  after(async () => {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  });
+  beforeEach(() => {
+    seen.length = 0;
+    hold = false;
+  });
+
+  const logger = pino({ level: 'silent' });
+
+  it('posts a batch from the thread and answers each with its own status, headers and body intact', async () => {
+    const poster = new CallbackPoster({ allowCidrs: ['127.0.0.0/8'], perEndpoint: 4, timeoutMs: 5000 }, logger);
+    try {
+      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => poster.post(url, JSON.stringify({ n: i, kind: i % 5 === 0 ? 'retry' : 'ok' }), { 'webhook-id': `evt_${i}` })));
+      expect(results.filter((r) => r.statusCode === 204)).to.have.length(16);
+      expect(results.filter((r) => r.statusCode === 503 && r.retryAfter === '7')).to.have.length(4);
+      expect(seen).to.have.length(20);
+      for (const s of seen) expect(s.headers['webhook-id']).to.equal(`evt_${JSON.parse(s.body).n}`);
+      expect(seen[0]!.headers['content-type']).to.equal('application/vnd.api+json');
+    } finally {
+      await poster.close();
+    }
+  });
+
+  it('refuses a loopback target when CALLBACK_ALLOW_CIDRS does not list it, without connecting', async () => {
+    const poster = new CallbackPoster({ allowCidrs: [], perEndpoint: 4, timeoutMs: 5000 }, logger);
+    try {
+      const r = await poster.post(url, '{}', {});
+      expect(r.statusCode).to.equal(undefined);
+      expect(r.error).to.match(/callback blocked: 127\.0\.0\.1 is a loopback address/);
+      expect(seen).to.have.length(0);
+    } finally {
+      await poster.close();
+    }
+  });
+
+  it('turns a timeout into a failed attempt', async () => {
+    hold = true;
+    const poster = new CallbackPoster({ allowCidrs: ['127.0.0.0/8'], perEndpoint: 4, timeoutMs: 300 }, logger);
+    try {
+      const r = await poster.post(url, '{}', {});
+      expect(r.error).to.match(/timed out after 300 ms/);
+    } finally {
+      await poster.close();
+    }
+  });
+
+  it('fails the posts a dead thread held, and starts a new thread for the next post', async () => {
+    hold = true;
+    const poster = new CallbackPoster({ allowCidrs: ['127.0.0.0/8'], perEndpoint: 4, timeoutMs: 10_000 }, logger);
+    try {
+      const pending = poster.post(url, '{}', {});
+      for (const deadline = Date.now() + 5000; seen.length === 0 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
+      expect(seen, 'the held post reached the receiver').to.have.length(1);
+      // The thread dies (as an uncaught error or an OOM would end it).
+      await (poster as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+      const lost = await pending;
+      expect(lost.statusCode).to.equal(undefined);
+      expect(lost.error).to.match(/callback thread exited/);
+      hold = false;
+      const next = await poster.post(url, '{"again":true}', {});
+      expect(next.statusCode).to.equal(204);
+    } finally {
+      await poster.close();
+    }
+  });
+
+  it('posts from the main thread when thread is false', async () => {
+    const poster = new CallbackPoster({ allowCidrs: ['127.0.0.0/8'], perEndpoint: 4, timeoutMs: 5000, thread: false }, logger);
+    try {
+      expect((await poster.post(url, '{}', {})).statusCode).to.equal(204);
+      expect((poster as unknown as { worker?: unknown }).worker).to.equal(undefined);
+    } finally {
+      await poster.close();
+    }
+  });
+});
