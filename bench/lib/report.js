@@ -39,9 +39,13 @@ function evaluateTargets(R) {
   const at = (a) => (a ? `offered ${fmt(a.offeredRate)}/s, accepted ${fmt(a.acceptedRate)}/s${a.sustained ? '' : ', not sustained'}` : '');
   add('Sustained end to end, no growing backlog', '≥ 4,000 msg/s', e && (Number.isFinite(e.sustainedRate) ? `${fmt(e.sustainedRate)} msg/s` : `none of ${e.attempts.map((a) => fmt(a.offeredRate)).join(', ')} msg/s`), e && e.sustainedRate >= 4000);
   // The latency targets hold "while sustained": a run that fell behind fails them whatever it measured.
-  add('Receipt → callback p99 (at the target rate)', '≤ 0.5 s', e0 && ms(e0.receiptToCallbackP99), e0 && e0.sustained && e0.receiptToCallbackP99 <= 500, at(e0));
-  add('Submit p99 while callbacks flow', '≤ 50 ms', e0 && ms(e0.submitP99), e0 && e0.sustained && e0.submitP99 <= 50, at(e0));
-  add('RSS under the sustained run', '≤ 250 MB', e0 && MB(e0.peakRssBytes), e0 && e0.peakRssBytes <= 250 * 2 ** 20, at(e0));
+  // And what the same measure was at the highest rate that did hold, when the target rate did not.
+  const best = e && e.best && e0 && !e0.sustained ? e.best : undefined;
+  const atBest = (value) => (best ? `; at the highest sustained rate (${fmt(best.offeredRate)}/s): ${value(best)}` : '');
+  add('Receipt → callback p99 (at the target rate)', '≤ 0.5 s', e0 && ms(e0.receiptToCallbackP99), e0 && e0.sustained && e0.receiptToCallbackP99 <= 500, at(e0) + atBest((a) => ms(a.receiptToCallbackP99)));
+  add('Submit p99 while callbacks flow', '≤ 50 ms', e0 && ms(e0.submitP99), e0 && e0.sustained && e0.submitP99 <= 50, at(e0) + atBest((a) => ms(a.submitP99)));
+  // A memory ceiling: the overloaded run at the target rate is the harder case, so it counts either way.
+  add('RSS under the sustained run', '≤ 250 MB', e0 && MB(e0.peakRssBytes), e0 && e0.peakRssBytes <= 250 * 2 ** 20, at(e0) + atBest((a) => MB(a.peakRssBytes)));
   add('Bulk (1000 destinations per request)', '≥ 50,000 msg/s', R.bulk && `${fmt(R.bulk.messagesPerS)} msg/s`, R.bulk && R.bulk.messagesPerS >= 50_000);
   add(`Deploy of ${R.reconcile ? R.reconcile.trunks : 200} trunks`, '≤ 30 s', R.reconcile && `${R.reconcile.deploySeconds.toFixed(1)} s`, R.reconcile && R.reconcile.deploySeconds <= 30, R.reconcile ? '' : R.skipped.reconcile || '');
   const k = R.e2e.kannel;
