@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,12 +7,9 @@ import { DeclaredTrunkSpec, DidSetInput, PruneInput, ReconcileInput, specHash, T
 import { run } from '../../control-plane/src/cli/trunkctl';
 import { ensureBuilt, ROOT } from '../support/build';
 import { startTestPlatform, TestPlatform } from '../support/platform';
+import { CommandResult, runCommand } from '../support/process';
 
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+type Result = CommandResult;
 
 const MANAGED_BY = 'cdktf:cli-test';
 
@@ -177,17 +174,8 @@ describe('trunkctl for trunks as code: reconcile, conditional deletes, --ref, dr
     beforeEach(() => fs.writeFileSync(nodeLog, ''));
     const nodeStarts = () => fs.readFileSync(nodeLog, 'utf8').split('\n').filter(Boolean);
 
-    /** A child process; not spawnSync: the test platform serves from this process. */
     function exec(command: string, args: string[], env: Record<string, string>): Promise<Result> {
-      return new Promise((resolve, reject) => {
-        const child = spawn(command, args, { cwd: work, env });
-        let stdout = '';
-        let stderr = '';
-        child.stdout.on('data', (d) => (stdout += d));
-        child.stderr.on('data', (d) => (stderr += d));
-        child.on('error', reject);
-        child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-      });
+      return runCommand(command, args, { cwd: work, env });
     }
 
     /** What a local-exec provisioner runs: `sh …/trunkctl-reconcile.sh <step>` in the stack directory, this process as "terraform". */

@@ -8,14 +8,11 @@ import { PROGRESS_MIN_BYTES } from '../../control-plane/src/cli/did-import';
 import { run } from '../../control-plane/src/cli/trunkctl';
 import { ensureBuilt, ROOT } from '../support/build';
 import { startTestPlatform, TestPlatform } from '../support/platform';
+import { CommandResult, runCommand } from '../support/process';
 
 const BIN = path.join(ROOT, 'control-plane/bin/trunkctl.js');
 
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+type Result = CommandResult;
 
 const lines = (s: string) => s.split('\n').filter((l) => l !== '');
 
@@ -40,15 +37,7 @@ describe('trunkctl', function () {
 
   /** The real compiled binary, as a user or CI job runs it. */
   function bin(args: string[], envVars: Record<string, string> = env()): Promise<Result> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH ?? '', ...envVars }, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => (stdout += d));
-      child.stderr.on('data', (d) => (stderr += d));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    });
+    return runCommand(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH ?? '', ...envVars } });
   }
 
   function writeFile(name: string, content: unknown): string {

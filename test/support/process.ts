@@ -25,3 +25,25 @@ export function startServer(env: Record<string, string>, timeoutMs = 20_000): Pr
     setTimeout(() => reject(new Error(`server did not start within ${timeoutMs} ms: ${out}`)), timeoutMs).unref();
   });
 }
+
+export interface CommandResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs a command to its end and collects its output. A child process, not spawnSync: tests that
+ * serve a platform from their own process must keep its event loop running meanwhile.
+ */
+export function runCommand(command: string, args: string[], options: { cwd?: string; env: Record<string, string> }): Promise<CommandResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}

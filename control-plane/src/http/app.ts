@@ -17,7 +17,7 @@ import { didRoutes } from '../dids/did-routes';
 import type { DidService } from '../dids/did-service';
 import { messageRoutes } from '../messages/message-routes';
 import { createPanelApp, redirectRootToPanel } from '../panel/panel-app';
-import { SendDeps, sendApi } from '../sending/send-routes';
+import { SEND_PATHS, SendDeps, sendApi } from '../sending/send-routes';
 import { redactUrl } from '../shared/logger';
 import { safeEqual } from '../shared/secrets';
 import { trunkRoutes } from '../trunks/trunk-routes';
@@ -82,8 +82,7 @@ export function createApp(deps: AppDeps): RequestListener & { express: Express }
     autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics' },
   });
   // The send API logs its own requests (sendApi): what it refuses or fails at, accepted sends at debug.
-  const sendPaths = new Set(['/outbound_messages', '/bulk_outbound_messages']);
-  app.use((req, res, next) => (req.method === 'POST' && sendPaths.has(req.path) ? next() : accessLog(req, res, next)));
+  app.use((req, res, next) => (req.method === 'POST' && SEND_PATHS.has(req.path) ? next() : accessLog(req, res, next)));
 
   // A NUL in a path id or query parameter matches nothing, and PostgreSQL refuses it outright (a 500).
   app.use((req, _res, next) => {

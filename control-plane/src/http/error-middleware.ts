@@ -82,12 +82,6 @@ export function writeError(res: ServerResponse, err: unknown, logger: Logger, re
   writeJsonApi(res, 500, JSON.stringify(errorBody(500, [{ code: 'INTERNAL_ERROR', title: 'Internal server error', detail: 'An unexpected error occurred; it has been logged' }])));
 }
 
-/** The HTTP status an error is answered with (500 for anything that is not the client's fault). */
-export function statusOf(err: unknown): number {
-  const domain = err instanceof DomainError ? err : fromParserError(err);
-  return domain ? STATUS[domain.category] : 500;
-}
-
 export function errorMiddleware(logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => writeError(res, err, logger, req);
 }

@@ -9,7 +9,7 @@ import { timeOrderedId } from '../db/ids';
 import { singleFlight } from '../db/single-flight';
 import type { TransactionBatcher } from '../db/transaction-batcher';
 import { DomainError, notAuthenticated, rateLimited } from '../errors';
-import { statusOf, writeError } from '../http/error-middleware';
+import { writeError } from '../http/error-middleware';
 import { JSONAPI_MEDIA_TYPE, writeJsonApi } from '../http/jsonapi';
 import { redactUrl } from '../shared/logger';
 import type { CredentialService } from '../credentials/credential-service';
@@ -47,7 +47,8 @@ const sendError = (status: number, code: string, title: string, detail: string, 
   });
 
 type SendType = 'outbound_messages' | 'bulk_outbound_messages';
-const SEND_PATHS = new Map<string, SendType>([
+/** The send API's POST paths; it logs its own requests (see handle), so the access log skips them. */
+export const SEND_PATHS: ReadonlyMap<string, SendType> = new Map<string, SendType>([
   ['/outbound_messages', 'outbound_messages'],
   ['/bulk_outbound_messages', 'bulk_outbound_messages'],
 ]);
@@ -197,7 +198,7 @@ export function sendApi(deps: SendDeps, logger: Logger): SendApi {
       (err: unknown) => {
         deps.metrics.submissions.inc({ result: 'rejected', reason: err instanceof DomainError ? err.code : 'INTERNAL_ERROR' });
         writeError(res, err, logger, req);
-        logCompleted(statusOf(err) >= 500 ? 'error' : 'info', req, res, startedMs);
+        logCompleted(res.statusCode >= 500 ? 'error' : 'info', req, res, startedMs);
       },
     );
   };
