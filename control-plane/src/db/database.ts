@@ -78,6 +78,73 @@ export function runsSideBySide(trx: Knex.Transaction): boolean {
   return trx.client.config.client !== 'pg';
 }
 
+/** Whether a transaction runs on the embedded SQLite database. */
+export function onSqlite(trx: Knex | Knex.Transaction): boolean {
+  return trx.client.config.client !== 'pg';
+}
+
+/** The parts of node-sqlite3's connection and statement used here. */
+interface SqliteStatement {
+  all(params: unknown[], cb: (err: Error | null, rows: unknown[]) => void): unknown;
+  finalize(cb?: () => void): unknown;
+}
+interface SqliteConnection {
+  prepare(sql: string): SqliteStatement;
+  close(cb?: (err: Error | null) => void): unknown;
+}
+
+/** Prepared statements per SQLite connection, keyed by their SQL text. */
+const prepared = new WeakMap<SqliteConnection, Map<string, SqliteStatement>>();
+const MAX_PREPARED = 256;
+
+function preparedStatements(conn: SqliteConnection): Map<string, SqliteStatement> {
+  let cache = prepared.get(conn);
+  if (cache) return cache;
+  const statements = new Map<string, SqliteStatement>();
+  cache = statements;
+  prepared.set(conn, statements);
+  // SQLite refuses to close a connection with statements still prepared: finalize them first.
+  const close = conn.close.bind(conn);
+  conn.close = (cb?: (err: Error | null) => void) => {
+    const open = [...statements.values()];
+    statements.clear();
+    if (open.length === 0) return close(cb);
+    let left = open.length;
+    for (const s of open) s.finalize(() => void (--left === 0 && close(cb)));
+    return conn;
+  };
+  return statements;
+}
+
+/**
+ * Runs one statement of a SQLite transaction on the transaction's connection through a prepared
+ * statement kept for that SQL text, and resolves with its rows (RETURNING rows for writes).
+ *
+ * The hot statements of the send path have fixed SQL on SQLite (their rows travel as one JSON
+ * parameter), so each is prepared once instead of per call. Going through knex, every statement
+ * was built by its query compiler, prepared on the driver's thread and finalized on the main
+ * thread under the connection's mutex, where the main thread waited while the driver's thread ran
+ * another statement of the same round.
+ */
+export async function sqliteRows<T = Record<string, unknown>>(trx: Knex.Transaction, sql: string, params: readonly unknown[]): Promise<T[]> {
+  const conn = (await (trx.client as unknown as { acquireConnection(): Promise<SqliteConnection> }).acquireConnection()) as SqliteConnection;
+  const cache = preparedStatements(conn);
+  let stmt = cache.get(sql);
+  if (stmt === undefined) {
+    if (cache.size >= MAX_PREPARED) {
+      const [oldest, old] = cache.entries().next().value as [string, SqliteStatement];
+      cache.delete(oldest);
+      old.finalize();
+    }
+    stmt = conn.prepare(sql);
+    cache.set(sql, stmt);
+  }
+  const s = stmt;
+  return new Promise<T[]>((resolve, reject) => {
+    s.all(params as unknown[], (err, rows) => (err ? reject(err) : resolve(rows as T[])));
+  });
+}
+
 const jsonInsertSql = new Map<string, string>();
 
 /** Column values every row of a multi-row INSERT shares (a bulk send's trunk, sender and text). */
@@ -92,8 +159,8 @@ export interface SharedColumns {
  * thread more than the insert itself. Values all rows share are bound once. Undefined on
  * PostgreSQL (whose casts would differ per column type); callers bind the values there.
  */
-export function jsonRowsInsert(trx: Knex.Transaction, table: string, columns: readonly string[], rows: ReadonlyArray<ReadonlyArray<unknown>>, shared?: SharedColumns): Knex.Raw | undefined {
-  if (trx.client.config.client === 'pg') return undefined;
+export function jsonRowsInsert(trx: Knex.Transaction, table: string, columns: readonly string[], rows: ReadonlyArray<ReadonlyArray<unknown>>, shared?: SharedColumns): (() => Promise<unknown>) | undefined {
+  if (!onSqlite(trx)) return undefined;
   const fixed = shared?.columns ?? [];
   const key = `${table}\0${fixed.join(',')}\0${columns.join(',')}`;
   let sql = jsonInsertSql.get(key);
@@ -105,5 +172,6 @@ export function jsonRowsInsert(trx: Knex.Transaction, table: string, columns: re
     jsonInsertSql.set(key, sql);
   }
   const params = [...(shared?.values ?? []).map((v) => (v === undefined ? null : v)), JSON.stringify(rows)];
-  return trx.raw(sql, params as Knex.RawBinding[]);
+  const text = sql;
+  return () => sqliteRows(trx, text, params);
 }

@@ -82,7 +82,7 @@ export function insertValues(trx: Knex.Transaction, table: string, columns: read
   const out: Statement[] = [];
   if (rows.length === 0) return out;
   const json = jsonRowsInsert(trx, table, columns, rows, shared);
-  if (json) return [() => json];
+  if (json) return [json];
   if (shared) {
     columns = [...columns, ...shared.columns];
     rows = rows.map((r) => [...r, ...shared.values]);

@@ -1,5 +1,5 @@
 import { Knex } from 'knex';
-import { lockTransaction, nowIso, runsSideBySide } from '../db/database';
+import { lockTransaction, nowIso, onSqlite, runsSideBySide, sqliteRows } from '../db/database';
 import { claimDue } from '../db/lease-claim';
 import { caseById, groupBy, insertChunked, insertChunks, insertValues, SET_CHUNK, Statement, together } from '../db/set-writes';
 import type { CallbackEvent, CallbackOutbox, CallbackRow } from '../callbacks/outbox';
@@ -135,6 +135,11 @@ export class MessageStore {
     const moved = new Set<string>();
     for (let c = 0; c < submitted.length; c += SET_CHUNK) {
       const chunk = submitted.slice(c, c + SET_CHUNK);
+      if (onSqlite(trx)) {
+        const rows = await sqliteRows<{ id: string }>(trx, SQLITE.submitted, [JSON.stringify(chunk.map(({ o }) => [o.message.id, o.connector, o.at]))]);
+        for (const r of rows) moved.add(r.id);
+        continue;
+      }
       const rows: Array<{ id: string }> = await trx('messages')
         .whereIn('id', chunk.map(({ o }) => o.message.id))
         .where({ status: 'accepted' })
@@ -191,7 +196,10 @@ export class MessageStore {
     for (const [connector, cids] of byConnector) {
       for (let c = 0; c < cids.length; c += SET_CHUNK) {
         const chunk = cids.slice(c, c + SET_CHUNK);
-        findParked.push(() => trx('pending_receipts').where('connector', connector).whereIn('carrier_message_id', chunk).then((rows) => void parked.push(...rows)));
+        const find = onSqlite(trx)
+          ? () => sqliteRows<(typeof parked)[number]>(trx, SQLITE.parked, [connector, JSON.stringify(chunk)])
+          : () => trx('pending_receipts').where('connector', connector).whereIn('carrier_message_id', chunk);
+        findParked.push(() => find().then((rows) => void parked.push(...rows)));
       }
     }
     if (runsSideBySide(trx)) {
@@ -265,10 +273,12 @@ export class MessageStore {
       const list = [...cids];
       for (let c = 0; c < list.length; c += SET_CHUNK) {
         const chunk = list.slice(c, c + SET_CHUNK);
-        const rows = await trx('message_parts as p')
-          .join('messages as m', 'm.id', 'p.message_id')
-          .whereIn('p.message_id', (q: Knex.QueryBuilder) => q.select('message_id').from('message_parts').where('connector', connector).whereIn('carrier_message_id', chunk))
-          .select('p.message_id', 'p.seq', 'p.connector', 'p.carrier_message_id', 'p.status', 'm.trunk_id', 'm.source', 'm.destination');
+        const rows: PartRow[] = onSqlite(trx)
+          ? await sqliteRows<PartRow>(trx, SQLITE.parts, [connector, JSON.stringify(chunk)])
+          : await trx('message_parts as p')
+              .join('messages as m', 'm.id', 'p.message_id')
+              .whereIn('p.message_id', (q: Knex.QueryBuilder) => q.select('message_id').from('message_parts').where('connector', connector).whereIn('carrier_message_id', chunk))
+              .select('p.message_id', 'p.seq', 'p.connector', 'p.carrier_message_id', 'p.status', 'm.trunk_id', 'm.source', 'm.destination');
         for (const r of rows) {
           const seq = Number(r.seq);
           if (r.connector === connector && cids.has(r.carrier_message_id)) {
@@ -343,31 +353,38 @@ export class MessageStore {
     for (const [, group] of groupBy(partUpdates, (u) => `${u.status}\0${u.seq}`)) {
       for (let c = 0; c < group.length; c += SET_CHUNK) {
         const ids = group.slice(c, c + SET_CHUNK).map((u) => u.message_id);
-        writes.push(() => trx('message_parts').whereIn('message_id', ids).where('seq', group[0]!.seq).update({ status: group[0]!.status, updated_at: now }));
+        const { seq, status } = group[0]!;
+        writes.push(onSqlite(trx) ? () => sqliteRows(trx, SQLITE.partStatus, [status, now, seq, JSON.stringify(ids)]) : () => trx('message_parts').whereIn('message_id', ids).where('seq', seq).update({ status, updated_at: now }));
       }
     }
     writes.push(...insertChunks(trx, 'message_events', receiptEvents));
-    for (const [, group] of groupBy([...counts], ([, n]) => `${n.delivered}\0${n.failed}`)) {
+    // Messages this batch completes get their counts in the final-status UPDATE below: one UPDATE of the row, not two.
+    for (const [, group] of groupBy([...counts].filter(([id]) => !completed.has(id)), ([, n]) => `${n.delivered}\0${n.failed}`)) {
       const [, n] = group[0]!;
       for (let c = 0; c < group.length; c += SET_CHUNK) {
         const ids = group.slice(c, c + SET_CHUNK).map(([id]) => id);
-        writes.push(() => trx('messages').whereIn('id', ids).update({ parts_delivered: n.delivered, parts_failed: n.failed, updated_at: now }));
+        writes.push(onSqlite(trx) ? () => sqliteRows(trx, SQLITE.partCounts, [n.delivered, n.failed, now, JSON.stringify(ids)]) : () => trx('messages').whereIn('id', ids).update({ parts_delivered: n.delivered, parts_failed: n.failed, updated_at: now }));
       }
     }
     const finals = new Set<string>();
-    for (const [final, group] of groupBy([...completed], ([, c]) => c.final)) {
+    for (const [, group] of groupBy([...completed], ([, c]) => `${c.final}\0${c.delivered}\0${c.failed}`)) {
+      const { final, delivered, failed } = group[0]![1];
       for (let c = 0; c < group.length; c += SET_CHUNK) {
         const ids = group.slice(c, c + SET_CHUNK).map(([id]) => id);
+        const status = messageStatusOf(final);
+        const update = onSqlite(trx)
+          ? () => sqliteRows<{ id: string }>(trx, SQLITE.final, [status, final, now, now, delivered, failed, JSON.stringify(ids)])
+          : () =>
+              trx('messages')
+                .whereIn('id', ids)
+                .where({ status: 'submitted' })
+                .whereNull('final_status')
+                .update({ status, final_status: final, final_at: now, updated_at: now, parts_delivered: delivered, parts_failed: failed })
+                .returning('id') as unknown as Promise<Array<{ id: string }>>;
         writes.push(() =>
-          trx('messages')
-            .whereIn('id', ids)
-            .where({ status: 'submitted' })
-            .whereNull('final_status')
-            .update({ status: messageStatusOf(final as ReceiptStatus), final_status: final, final_at: now, updated_at: now })
-            .returning('id')
-            .then((rows: Array<{ id: string }>) => {
-              for (const r of rows) finals.add(r.id);
-            }),
+          update().then((rows) => {
+            for (const r of rows) finals.add(r.id);
+          }),
         );
       }
     }
@@ -410,6 +427,39 @@ export class MessageStore {
     return results;
   }
 }
+
+interface PartRow {
+  message_id: string;
+  seq: number | string;
+  connector: string;
+  carrier_message_id: string;
+  status: ReceiptStatus | null;
+  trunk_id: string;
+  source: string;
+  destination: string;
+}
+
+/**
+ * The hot statements on SQLite, with their rows or ids as one JSON parameter: fixed SQL, so each is
+ * prepared once per connection (see sqliteRows). They say what the knex queries beside them say.
+ * `+status` keeps SQLite's planner on the primary key: the status index would scan every accepted message.
+ */
+const JSON_IDS = 'select value from json_each(?)';
+const SQLITE = {
+  submitted:
+    "update messages set status = 'submitted', processing_status = 'Success', connector = v.connector, submitted_at = v.at, updated_at = v.at, " +
+    'lease_owner = null, lease_until = null, submit_attempts = submit_attempts + 1 ' +
+    "from (select json_extract(value, '$[0]') as message_id, json_extract(value, '$[1]') as connector, json_extract(value, '$[2]') as at from json_each(?)) as v " +
+    "where messages.id = v.message_id and +messages.status = 'accepted' returning id",
+  parked: `select * from pending_receipts where connector = ? and carrier_message_id in (${JSON_IDS})`,
+  parts:
+    'select p.message_id, p.seq, p.connector, p.carrier_message_id, p.status, m.trunk_id, m.source, m.destination ' +
+    'from message_parts as p join messages as m on m.id = p.message_id ' +
+    `where p.message_id in (select message_id from message_parts where connector = ? and carrier_message_id in (${JSON_IDS}))`,
+  partStatus: `update message_parts set status = ?, updated_at = ? where seq = ? and message_id in (${JSON_IDS})`,
+  partCounts: `update messages set parts_delivered = ?, parts_failed = ?, updated_at = ? where id in (${JSON_IDS})`,
+  final: `update messages set status = ?, final_status = ?, final_at = ?, updated_at = ?, parts_delivered = ?, parts_failed = ? where id in (${JSON_IDS}) and +status = 'submitted' and final_status is null returning id`,
+};
 
 function statusAttributes(m: NewMessage, status: string, codeId: number | null, at: string, fragmentsSent: number) {
   return {
