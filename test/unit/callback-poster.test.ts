@@ -99,6 +99,52 @@ describe('CallbackPoster (callbacks from a worker thread)', function () {
     }
   });
 
+  for (const thread of [true, false]) {
+    it(`keeps at most perEndpoint requests out to one endpoint and starts the next as each answer comes (thread: ${thread})`, async () => {
+      // A receiver of its own that answers after 30 ms and counts what is open at once.
+      let open = 0;
+      let most = 0;
+      const slow = http.createServer((req, res) => {
+        open++;
+        most = Math.max(most, open);
+        req.resume();
+        setTimeout(() => {
+          open--;
+          res.writeHead(204).end();
+        }, 30);
+      });
+      await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
+      const slowUrl = `http://127.0.0.1:${(slow.address() as AddressInfo).port}/cb`;
+      const poster = new CallbackPoster({ allowCidrs: ['127.0.0.0/8'], perEndpoint: 3, timeoutMs: 5000, thread }, logger);
+      try {
+        const results = await Promise.all(Array.from({ length: 15 }, (_, i) => poster.post(slowUrl, `{"n":${i}}`, {})));
+        expect(results.map((r) => r.statusCode)).to.deep.equal(Array(15).fill(204));
+        expect(most).to.equal(3);
+      } finally {
+        await poster.close();
+        slow.closeAllConnections();
+        await new Promise((r) => slow.close(r));
+      }
+    });
+  }
+
+  it('does not send a post whose sendBy passed while it waited for a free connection', async () => {
+    hold = true; // the first post holds the only connection until it times out
+    const poster = new CallbackPoster({ allowCidrs: ['127.0.0.0/8'], perEndpoint: 1, timeoutMs: 300 }, logger);
+    try {
+      const first = poster.post(url, '{"first":true}', {});
+      const late = poster.post(url, '{"late":true}', {}, Date.now() + 100);
+      const onTime = poster.post(url, '{"onTime":true}', {}, Date.now() + 60_000);
+      expect(await late).to.deep.equal({ notSent: true });
+      expect((await first).error).to.match(/timed out/);
+      hold = false;
+      expect((await onTime).statusCode).to.equal(204);
+      expect(seen.map((s) => JSON.parse(s.body))).to.deep.equal([{ first: true }, { onTime: true }]);
+    } finally {
+      await poster.close();
+    }
+  });
+
   it('posts from the main thread when thread is false', async () => {
     const poster = new CallbackPoster({ allowCidrs: ['127.0.0.0/8'], perEndpoint: 4, timeoutMs: 5000, thread: false }, logger);
     try {

@@ -2,7 +2,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { HttpPoster, HttpPosterOptions, PostResult } from './callback-http';
 
 /**
- * The callback thread (see CallbackPoster): takes batches of `[n, url, body, headers]`, POSTs them
+ * The callback thread (see CallbackPoster): takes batches of `[n, url, body, headers, sendBy]`, POSTs them
  * with HttpPoster and answers `[n, result]` pairs, those finished in the same turn in one message.
  */
 const poster = new HttpPoster(workerData as HttpPosterOptions);
@@ -13,9 +13,9 @@ const flush = () => {
   parentPort!.postMessage(batch);
 };
 
-parentPort!.on('message', (jobs: Array<[number, string, string, Record<string, string>]>) => {
-  for (const [n, url, body, headers] of jobs) {
-    void poster.post(url, body, headers).then((result) => {
+parentPort!.on('message', (jobs: Array<[number, string, string, Record<string, string>, number]>) => {
+  for (const [n, url, body, headers, sendBy] of jobs) {
+    void poster.post(url, body, headers, sendBy ?? Infinity).then((result) => {
       if (done.length === 0) setImmediate(flush);
       done.push([n, result]);
     });

@@ -23,7 +23,7 @@ export class CallbackPoster {
   private local?: HttpPoster;
   private seq = 0;
   private readonly waiting = new Map<number, (r: PostResult) => void>();
-  private queued: Array<[number, string, string, Record<string, string>]> = [];
+  private queued: Array<[number, string, string, Record<string, string>, number]> = [];
 
   constructor(
     private readonly opts: CallbackPosterOptions,
@@ -32,13 +32,14 @@ export class CallbackPoster {
     if (opts.thread === false) this.local = new HttpPoster(opts);
   }
 
-  post(url: string, body: string, headers: Record<string, string>): Promise<PostResult> {
-    if (this.local) return this.local.post(url, body, headers);
+  /** See HttpPoster.post: `sendBy` is when the post must have started (epoch ms), or it is not sent. */
+  post(url: string, body: string, headers: Record<string, string>, sendBy = Infinity): Promise<PostResult> {
+    if (this.local) return this.local.post(url, body, headers, sendBy);
     return new Promise((resolve) => {
       const n = ++this.seq;
       this.waiting.set(n, resolve);
       if (this.queued.length === 0) setImmediate(() => this.send());
-      this.queued.push([n, url, body, headers]);
+      this.queued.push([n, url, body, headers, sendBy]);
     });
   }
 

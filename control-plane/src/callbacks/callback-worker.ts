@@ -1,6 +1,6 @@
 import { Knex } from 'knex';
 import type { Logger } from 'pino';
-import { nowIso } from '../db/database';
+import { nowIso, onSqlite, sqliteRows } from '../db/database';
 import { claimDue } from '../db/lease-claim';
 import { caseById, chunks, groupBy, insertChunks, Statement, together } from '../db/set-writes';
 import { singleFlight } from '../db/single-flight';
@@ -32,6 +32,9 @@ export interface CallbackWorkerOptions {
   /** Record attempts in the transactions of this group (see CommitGroup). */
   commitGroup?: CommitGroup;
 }
+
+/** Deliveries handed to the poster per endpoint, as a multiple of the connections it keeps there. */
+const HANDOFF_DEPTH = 4;
 
 interface AttemptResult {
   row: CallbackRow;
@@ -71,7 +74,8 @@ export class CallbackWorker {
     this.secrets = singleFlight((trunkId: string) => trunkId, secrets);
     // Connections are reused per endpoint; the SSRF guard judges every address connected to.
     this.poster = new CallbackPoster({ allowCidrs: opts.allowCidrs, perEndpoint: opts.perEndpoint, timeoutMs: opts.timeoutMs, thread: opts.thread }, logger);
-    this.results = new TransactionBatcher(knex, (trx, items) => this.record(trx, items), 500, undefined, opts.commitGroup);
+    // Attempts touch only callback rows already committed and leased to us: they write alongside a round's other batches.
+    this.results = new TransactionBatcher(knex, (trx, items) => this.record(trx, items), 500, undefined, opts.commitGroup, true);
     this.loop = new PollLoop(() => this.tick(), opts.pollMs, (err) => this.logger.error({ err }, 'claiming callbacks failed'));
   }
 
@@ -140,16 +144,20 @@ export class CallbackWorker {
     return claimDue<CallbackRow>(this.knex, 'callbacks', { pending: { state: 'pending' }, owner: this.opts.instanceId, limit, leaseMs: this.opts.leaseMs });
   }
 
-  /** Starts an endpoint's waiting deliveries while it has room; ones whose lease is nearly over are left for a fresh claim. */
+  /**
+   * Starts an endpoint's waiting deliveries while it has room; ones whose lease is nearly over are
+   * left for a fresh claim. The poster keeps at most `perEndpoint` requests out per endpoint and
+   * holds HANDOFF_DEPTH times as many, so the next request is there as soon as an answer comes.
+   */
   private pump(endpoint: string): void {
     const queue = this.waiting.get(endpoint);
-    while (queue && queue.length > 0 && (this.perEndpoint.get(endpoint) ?? 0) < this.opts.perEndpoint && this.inFlight < this.opts.maxInFlight) {
+    while (queue && queue.length > 0 && (this.perEndpoint.get(endpoint) ?? 0) < this.opts.perEndpoint * HANDOFF_DEPTH && this.inFlight < this.opts.maxInFlight) {
       const w = queue.shift()!;
       this.waitingCount--;
-      if (Date.now() > w.leaseUntilMs - this.opts.timeoutMs - 1000) continue;
+      if (Date.now() > this.sendBy(w.leaseUntilMs)) continue;
       this.perEndpoint.set(endpoint, (this.perEndpoint.get(endpoint) ?? 0) + 1);
       this.inFlight++;
-      void this.deliver(w.row).finally(() => {
+      void this.deliver(w.row, this.sendBy(w.leaseUntilMs)).finally(() => {
         this.inFlight--;
         const n = (this.perEndpoint.get(endpoint) ?? 1) - 1;
         if (n === 0) this.perEndpoint.delete(endpoint);
@@ -170,17 +178,24 @@ export class CallbackWorker {
     if (queue && queue.length === 0) this.waiting.delete(endpoint);
   }
 
-  private async deliver(row: CallbackRow): Promise<void> {
+  /** The latest start of a POST that must have its answer (or its timeout) within the lease. */
+  private sendBy(leaseUntilMs: number): number {
+    return leaseUntilMs - this.opts.timeoutMs - 1000;
+  }
+
+  private async deliver(row: CallbackRow, sendBy: number): Promise<void> {
     const attemptedAt = new Date();
     const started = process.hrtime.bigint();
     let result: PostResult;
     try {
       const secrets = await this.secrets(row.trunk_id);
       const headers = signCallback({ id: row.id, timestamp: attemptedAt, body: row.body, secrets });
-      result = await this.poster.post(row.url, row.body, headers);
+      result = await this.poster.post(row.url, row.body, headers, sendBy);
     } catch (err) {
       result = { error: String((err as Error)?.message ?? err).slice(0, 250) };
     }
+    // Never sent (no connection came free in time): no attempt to record, and the row is claimed again once its lease ends.
+    if (result.notSent) return;
     const durationMs = Number((process.hrtime.bigint() - started) / 1_000_000n);
     // The endpoint's slot is free once the receiver has answered: the attempt is recorded by the next
     // group commit, under the lease we still hold (so nobody sends it again meanwhile); stop() waits for it.
@@ -211,6 +226,11 @@ export class CallbackWorker {
     const writes: Statement[] = [];
     for (const group of groupBy(delivered, (r) => `${r.statusCode}`).values()) {
       for (const chunk of chunks(group)) {
+        if (onSqlite(trx)) {
+          const pairs = JSON.stringify(chunk.map((r) => [r.row.id, r.attemptedAt]));
+          writes.push(() => sqliteRows(trx, DELIVERED_SQLITE, [deliveredAt, chunk[0]!.statusCode ?? null, pairs, this.opts.instanceId]));
+          continue;
+        }
         writes.push(() =>
           trx('callbacks')
             .whereIn('id', chunk.map((r) => r.row.id))
@@ -254,6 +274,13 @@ export class CallbackWorker {
   }
 }
 
+
+/** The delivered UPDATE above on SQLite, with the ids and attempt times as one JSON parameter (see sqliteRows). */
+const DELIVERED_SQLITE =
+  "update callbacks set state = 'delivered', delivered_at = ?, attempts = attempts + 1, first_attempt_at = coalesce(first_attempt_at, v.at), " +
+  'last_status_code = ?, last_error = null, lease_owner = null, lease_until = null ' +
+  "from (select json_extract(value, '$[0]') as callback_id, json_extract(value, '$[1]') as at from json_each(?)) as v " +
+  'where callbacks.id = v.callback_id and callbacks.lease_owner = ?';
 
 function endpointOf(url: string): string {
   try {
