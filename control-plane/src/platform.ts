@@ -148,6 +148,8 @@ export async function startPlatform(config: Config, opts: PlatformOptions = {}):
       for (const item of items) dispatcher.offer(item.messages, item.leasedBy);
     },
     commits,
+    // New messages only: nothing else in a round writes or reads them before they are committed.
+    true,
   );
 
   for (const carrier of carriers.carriers.values()) {

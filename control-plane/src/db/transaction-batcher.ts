@@ -26,6 +26,11 @@ export class TransactionBatcher<T, R = void> {
     private readonly maxItems = 1000,
     private readonly afterCommit?: (items: T[], results: R[]) => void,
     private readonly group?: CommitGroup,
+    /**
+     * In a CommitGroup's round, write alongside the other members instead of after them: for a
+     * member whose writes never touch rows the others' writes in the same round touch or read.
+     */
+    readonly alongside = false,
   ) {
     group?.join(this);
   }
@@ -97,7 +102,9 @@ export class TransactionBatcher<T, R = void> {
 
 /**
  * Batchers that commit together: each round takes every member's waiting batch and writes them
- * all in one transaction, in the order the members joined. On SQLite, where one connection runs
+ * all in one transaction, in the order the members joined; members marked `alongside` write at the
+ * same time as that chain, so a round lasts as long as its longest chain of statements instead of
+ * all of them in turn (each dependent statement costs an event-loop round trip). On SQLite, where one connection runs
  * one transaction at a time anyway, that is one fsync per round instead of one per batcher, and an
  * accepted message waits for at most the round in progress instead of for each other batcher's
  * transaction in turn. If the round fails, each batch is committed on its own (and then item by
@@ -133,8 +140,17 @@ export class CommitGroup {
         let results: unknown[][];
         try {
           results = await this.knex.transaction(async (trx) => {
-            const out: unknown[][] = [];
-            for (const { m, batch } of round) out.push(await m.write(trx, batch));
+            const out: unknown[][] = new Array(round.length);
+            const chain = async () => {
+              for (const [i, { m, batch }] of round.entries()) if (!m.alongside) out[i] = await m.write(trx, batch);
+            };
+            const beside = round.map(async ({ m, batch }, i) => {
+              if (m.alongside) out[i] = await m.write(trx, batch);
+            });
+            // Every write has ended before a failure rolls the round back.
+            const settled = await Promise.allSettled([chain(), ...beside]);
+            const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+            if (failed) throw failed.reason;
             return out;
           });
         } catch {
