@@ -268,7 +268,7 @@ export class MessageStore {
     // The parts the receipts name, every sibling part (to roll multipart messages up) and the
     // messages' addressing (for the DLR), in one query per chunk.
     const partsByMessage = new Map<string, Map<number, ReceiptStatus | null>>();
-    const messageInfo = new Map<string, { trunk_id: string; source: string; destination: string }>();
+    const messageInfo = new Map<string, MessageInfo>();
     for (const [connector, cids] of wanted) {
       const list = [...cids];
       for (let c = 0; c < list.length; c += SET_CHUNK) {
@@ -284,7 +284,7 @@ export class MessageStore {
           if (r.connector === connector && cids.has(r.carrier_message_id)) {
             partByKey.set(key(r.connector, r.carrier_message_id), { message_id: r.message_id, seq, connector: r.connector, carrier_message_id: r.carrier_message_id, status: r.status });
           }
-          messageInfo.set(r.message_id, { trunk_id: r.trunk_id, source: r.source, destination: r.destination });
+          messageInfo.set(r.message_id, { trunk_id: r.trunk_id, source: r.source, destination: r.destination, status: r.message_status, final_status: r.final_status });
           const parts = partsByMessage.get(r.message_id);
           if (parts) parts.set(seq, r.status);
           else partsByMessage.set(r.message_id, new Map([[seq, r.status]]));
@@ -388,8 +388,34 @@ export class MessageStore {
         );
       }
     }
+    // On SQLite nothing else writes between the read above and the final UPDATE (the round's outcomes
+    // are written before its receipts, see CommitGroup, and SQLite runs one transaction at a time), so
+    // the read tells which completed messages the guard lets through: their final events and DLR
+    // callbacks are written with everything else, one round trip fewer. RETURNING still checks it.
+    if (onSqlite(trx)) {
+      const expected = [...completed.keys()].filter((id) => messageInfo.get(id)?.status === 'submitted' && !messageInfo.get(id)?.final_status);
+      const after = await this.finalWrites(trx, completed, messageInfo, new Set(expected), now);
+      await together(trx, [...writes, ...after.statements]);
+      if (finals.size !== expected.length || expected.some((id) => !finals.has(id))) throw new Error('a message changed while its receipts were applied');
+      after.rows.forEach(({ i, row }) => results[i]!.push(row));
+      return results;
+    }
     await together(trx, writes);
     if (finals.size === 0) return results;
+    const after = await this.finalWrites(trx, completed, messageInfo, finals, now);
+    await together(trx, after.statements);
+    after.rows.forEach(({ i, row }) => results[i]!.push(row));
+    return results;
+  }
+
+  /** The final events and DLR callbacks of the messages `finals` completes. */
+  private async finalWrites(
+    trx: Knex.Transaction,
+    completed: Map<string, { i: number; final: ReceiptStatus; receipt: DeliveryReceipt; total: number; delivered: number; failed: number }>,
+    messageInfo: Map<string, MessageInfo>,
+    finals: Set<string>,
+    now: string,
+  ): Promise<{ statements: Statement[]; rows: Array<{ i: number; row: CallbackRow }> }> {
     const finalEvents: Array<Record<string, unknown>> = [];
     const dlrs: Array<{ i: number; ev: CallbackEvent }> = [];
     for (const [id, c] of completed) {
@@ -422,10 +448,20 @@ export class MessageStore {
       }
     }
     const callbacks = this.outbox.enqueueStatements(trx, dlrs.map((d) => d.ev));
-    await together(trx, [...insertChunks(trx, 'message_events', finalEvents), ...callbacks.statements]);
-    callbacks.rows.forEach((row, k) => results[dlrs[k]!.i]!.push(row));
-    return results;
+    return {
+      statements: [...insertChunks(trx, 'message_events', finalEvents), ...callbacks.statements],
+      rows: callbacks.rows.map((row, k) => ({ i: dlrs[k]!.i, row })),
+    };
   }
+}
+
+interface MessageInfo {
+  trunk_id: string;
+  source: string;
+  destination: string;
+  /** Read on SQLite only (see applyReceipts). */
+  status?: string;
+  final_status?: string | null;
 }
 
 interface PartRow {
@@ -437,6 +473,8 @@ interface PartRow {
   trunk_id: string;
   source: string;
   destination: string;
+  message_status?: string;
+  final_status?: string | null;
 }
 
 /**
@@ -453,7 +491,7 @@ const SQLITE = {
     "where messages.id = v.message_id and +messages.status = 'accepted' returning id",
   parked: `select * from pending_receipts where connector = ? and carrier_message_id in (${JSON_IDS})`,
   parts:
-    'select p.message_id, p.seq, p.connector, p.carrier_message_id, p.status, m.trunk_id, m.source, m.destination ' +
+    'select p.message_id, p.seq, p.connector, p.carrier_message_id, p.status, m.trunk_id, m.source, m.destination, m.status as message_status, m.final_status ' +
     'from message_parts as p join messages as m on m.id = p.message_id ' +
     `where p.message_id in (select message_id from message_parts where connector = ? and carrier_message_id in (${JSON_IDS}))`,
   partStatus: `update message_parts set status = ?, updated_at = ? where seq = ? and message_id in (${JSON_IDS})`,
