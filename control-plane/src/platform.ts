@@ -129,7 +129,8 @@ export async function startPlatform(config: Config, opts: PlatformOptions = {}):
     for (const rows of results) if (rows.length > 0) callbackWorker.offer(rows);
   };
   const outcomes = new TransactionBatcher<Outcome, CallbackRow[]>(db.knex, (trx, items) => store.recordOutcomes(trx, items), 500, (_i, r) => wakeCallbacks(r), commits);
-  const receipts = new TransactionBatcher<ReceiptItem, CallbackRow[]>(db.knex, (trx, items) => store.applyReceipts(trx, items), 500, (_i, r) => wakeCallbacks(r), commits);
+  // Receipts write alongside the outcomes; one that names a part not written yet waits for them (see applyReceipts).
+  const receipts = new TransactionBatcher<ReceiptItem, CallbackRow[]>(db.knex, (trx, items, outcomesDone) => store.applyReceipts(trx, items, false, outcomesDone), 500, (_i, r) => wakeCallbacks(r), commits, true);
   const dispatcher = new Dispatcher(db.knex, store, outcomes, carriers, access, logger, {
     metrics,
     instanceId: config.instanceId,

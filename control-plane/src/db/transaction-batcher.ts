@@ -22,13 +22,15 @@ export class TransactionBatcher<T, R = void> {
 
   constructor(
     private readonly knex: Knex,
-    private readonly work: (trx: Knex.Transaction, items: T[]) => Promise<R[]>,
+    /** `chainDone`, in a CommitGroup round and for an `alongside` member: settles once the members that write in turn have written. */
+    private readonly work: (trx: Knex.Transaction, items: T[], chainDone?: Promise<void>) => Promise<R[]>,
     private readonly maxItems = 1000,
     private readonly afterCommit?: (items: T[], results: R[]) => void,
     private readonly group?: CommitGroup,
     /**
      * In a CommitGroup's round, write alongside the other members instead of after them: for a
-     * member whose writes never touch rows the others' writes in the same round touch or read.
+     * member whose writes never touch rows the others' writes in the same round touch or read, or
+     * that waits for `chainDone` before it would.
      */
     readonly alongside = false,
   ) {
@@ -59,8 +61,8 @@ export class TransactionBatcher<T, R = void> {
   }
 
   /** @internal CommitGroup: writes a batch inside the group's transaction. */
-  write(trx: Knex.Transaction, batch: Waiting<T, R>[]): Promise<R[]> {
-    return this.work(trx, batch.map((w) => w.item));
+  write(trx: Knex.Transaction, batch: Waiting<T, R>[], chainDone?: Promise<void>): Promise<R[]> {
+    return this.work(trx, batch.map((w) => w.item), chainDone);
   }
 
   /** @internal CommitGroup: the batch is committed. */
@@ -141,14 +143,14 @@ export class CommitGroup {
         try {
           results = await this.knex.transaction(async (trx) => {
             const out: unknown[][] = new Array(round.length);
-            const chain = async () => {
+            const chain = (async () => {
               for (const [i, { m, batch }] of round.entries()) if (!m.alongside) out[i] = await m.write(trx, batch);
-            };
+            })();
             const beside = round.map(async ({ m, batch }, i) => {
-              if (m.alongside) out[i] = await m.write(trx, batch);
+              if (m.alongside) out[i] = await m.write(trx, batch, chain);
             });
             // Every write has ended before a failure rolls the round back.
-            const settled = await Promise.allSettled([chain(), ...beside]);
+            const settled = await Promise.allSettled([chain, ...beside]);
             const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
             if (failed) throw failed.reason;
             return out;

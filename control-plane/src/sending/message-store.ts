@@ -204,7 +204,8 @@ export class MessageStore {
     }
     if (runsSideBySide(trx)) {
       // SQLite runs one transaction at a time: what is parked was committed before this one began
-      // (or parked earlier in it), so the lookup needs neither the lock nor our writes first.
+      // (receipts written in the same round park only after these outcomes are written, see
+      // applyReceipts), so the lookup needs neither the lock nor our writes first.
       await together(trx, [...writes, ...findParked]);
     } else {
       await together(trx, writes);
@@ -257,7 +258,7 @@ export class MessageStore {
    * multi-row statements. The final-status UPDATE keeps its guard (still `submitted`, no final
    * status yet), so a message never moves back and a repeated receipt changes nothing.
    */
-  async applyReceipts(trx: Knex.Transaction, items: ReceiptItem[], locked = false): Promise<CallbackRow[][]> {
+  async applyReceipts(trx: Knex.Transaction, items: ReceiptItem[], locked = false, outcomesDone?: Promise<void>): Promise<CallbackRow[][]> {
     const results: CallbackRow[][] = items.map(() => []);
     const now = nowIso();
     const key = (connector: string, cid: string) => `${connector}\0${cid}`;
@@ -333,6 +334,12 @@ export class MessageStore {
     // has either committed, so reading again finds its parts, or will see our parked row — and a
     // multipart message, whose parts' receipts may be applied by two transactions at once, each
     // blind to the other's part. Single-part messages need neither: the guarded final UPDATE decides.
+    // Written alongside the round's submit outcomes (see CommitGroup), a receipt whose part was not
+    // found may name one they are writing: read again once they are written, before parking it.
+    if (park.length && outcomesDone) {
+      await outcomesDone;
+      return this.applyReceipts(trx, items, locked);
+    }
     const multipart = [...counts.keys()].some((id) => (partsOf.get(id)?.length ?? 0) > 1);
     if ((park.length || multipart) && !locked && (await lockTransaction(trx, RECEIPT_LOCK))) return this.applyReceipts(trx, items, true);
     if (park.length) {
@@ -388,8 +395,9 @@ export class MessageStore {
         );
       }
     }
-    // On SQLite nothing else writes between the read above and the final UPDATE (the round's outcomes
-    // are written before its receipts, see CommitGroup, and SQLite runs one transaction at a time), so
+    // On SQLite nothing else changes these messages between the read above and the final UPDATE:
+    // SQLite runs one transaction at a time, and the submit outcomes written alongside in the same
+    // round (see CommitGroup) touch only messages still `accepted`, which have no parts to find. So
     // the read tells which completed messages the guard lets through: their final events and DLR
     // callbacks are written with everything else, one round trip fewer. RETURNING still checks it.
     if (onSqlite(trx)) {
