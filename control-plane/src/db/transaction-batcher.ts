@@ -136,12 +136,13 @@ export class CommitGroup {
   private async drain(): Promise<void> {
     this.running = true;
     try {
-      for (;;) {
-        const round = this.members.map((m) => ({ m, batch: m.takeBatch() })).filter((r) => r.batch.length > 0);
-        if (round.length === 0) break;
+      while (this.members.some((m) => m.pending > 0)) {
+        let round: Array<{ m: TransactionBatcher<any, any>; batch: Waiting<any, any>[] }> = [];
         let results: unknown[][];
         try {
           results = await this.knex.transaction(async (trx) => {
+            // Taken once the transaction has begun: what arrived during BEGIN's round trip goes too.
+            round = this.takeRound();
             const out: unknown[][] = new Array(round.length);
             const chain = (async () => {
               for (const [i, { m, batch }] of round.entries()) if (!m.alongside) out[i] = await m.write(trx, batch);
@@ -156,6 +157,8 @@ export class CommitGroup {
             return out;
           });
         } catch {
+          // The round failed, or the transaction did not even begin (then its batches are taken now).
+          if (round.length === 0) round = this.takeRound();
           for (const { m, batch } of round) await m.commitAlone(batch);
           continue;
         }
@@ -164,5 +167,9 @@ export class CommitGroup {
     } finally {
       this.running = false;
     }
+  }
+
+  private takeRound(): Array<{ m: TransactionBatcher<any, any>; batch: Waiting<any, any>[] }> {
+    return this.members.map((m) => ({ m, batch: m.takeBatch() })).filter((r) => r.batch.length > 0);
   }
 }
