@@ -136,36 +136,50 @@ export class CommitGroup {
   private async drain(): Promise<void> {
     this.running = true;
     try {
-      while (this.members.some((m) => m.pending > 0)) {
-        let round: Array<{ m: TransactionBatcher<any, any>; batch: Waiting<any, any>[] }> = [];
-        let results: unknown[][];
-        try {
-          results = await this.knex.transaction(async (trx) => {
-            // Taken once the transaction has begun: what arrived during BEGIN's round trip goes too.
-            round = this.takeRound();
-            const out: unknown[][] = new Array(round.length);
-            const chain = (async () => {
-              for (const [i, { m, batch }] of round.entries()) if (!m.alongside) out[i] = await m.write(trx, batch);
-            })();
-            const beside = round.map(async ({ m, batch }, i) => {
-              if (m.alongside) out[i] = await m.write(trx, batch, chain);
-            });
-            // Every write has ended before a failure rolls the round back.
-            const settled = await Promise.allSettled([chain, ...beside]);
-            const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-            if (failed) throw failed.reason;
-            return out;
-          });
-        } catch {
-          // The round failed, or the transaction did not even begin (then its batches are taken now).
-          if (round.length === 0) round = this.takeRound();
-          for (const { m, batch } of round) await m.commitAlone(batch);
-          continue;
-        }
-        round.forEach(({ m, batch }, i) => m.settle(batch, results[i]!));
+      let next = this.pending() ? this.round() : undefined;
+      while (next) {
+        const done = await next;
+        // The next round's BEGIN goes out before this round's callers hear back (its batches are taken
+        // when BEGIN returns, so whatever they submit meanwhile still goes in it).
+        next = this.pending() ? this.round() : undefined;
+        for (const { m, batch, result } of done) m.settle(batch, result);
+        if (!next && this.pending()) next = this.round();
       }
     } finally {
       this.running = false;
+    }
+  }
+
+  private pending(): boolean {
+    return this.members.some((m) => m.pending > 0);
+  }
+
+  /** One round: the committed batches with their results, or none when it failed and each batch was committed on its own. */
+  private async round(): Promise<Array<{ m: TransactionBatcher<any, any>; batch: Waiting<any, any>[]; result: unknown[] }>> {
+    let round: Array<{ m: TransactionBatcher<any, any>; batch: Waiting<any, any>[] }> = [];
+    try {
+      const results = await this.knex.transaction(async (trx) => {
+        // Taken once the transaction has begun: what arrived during BEGIN's round trip goes too.
+        round = this.takeRound();
+        const out: unknown[][] = new Array(round.length);
+        const chain = (async () => {
+          for (const [i, { m, batch }] of round.entries()) if (!m.alongside) out[i] = await m.write(trx, batch);
+        })();
+        const beside = round.map(async ({ m, batch }, i) => {
+          if (m.alongside) out[i] = await m.write(trx, batch, chain);
+        });
+        // Every write has ended before a failure rolls the round back.
+        const settled = await Promise.allSettled([chain, ...beside]);
+        const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (failed) throw failed.reason;
+        return out;
+      });
+      return round.map(({ m, batch }, i) => ({ m, batch, result: results[i]! }));
+    } catch {
+      // The round failed, or the transaction did not even begin (then its batches are taken now).
+      if (round.length === 0) round = this.takeRound();
+      for (const { m, batch } of round) await m.commitAlone(batch);
+      return [];
     }
   }
 
