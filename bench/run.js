@@ -32,7 +32,7 @@ const CFG = {
   bulkConcurrency: env('BENCH_BULK_CONCURRENCY', 8, 2),
   e2eRate: env('BENCH_E2E_RATE', 4000, 200),
   e2eDurationS: env('BENCH_E2E_DURATION_S', 20, 2),
-  e2eSteps: env('BENCH_E2E_STEPS', 4, 1),
+  e2eSteps: env('BENCH_E2E_STEPS', 6, 1),
   e2eConnections: env('BENCH_E2E_CONNECTIONS', 64, 16),
   drainTimeoutS: env('BENCH_DRAIN_TIMEOUT_S', 60, 30),
   trunks: env('BENCH_TRUNKS', 200, 5),
