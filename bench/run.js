@@ -33,6 +33,7 @@ const CFG = {
   e2eRate: env('BENCH_E2E_RATE', 4000, 200),
   e2eDurationS: env('BENCH_E2E_DURATION_S', 20, 2),
   e2eSteps: env('BENCH_E2E_STEPS', 6, 1),
+  e2ePauseS: env('BENCH_E2E_PAUSE_S', 5, 0),
   e2eConnections: env('BENCH_E2E_CONNECTIONS', 64, 16),
   drainTimeoutS: env('BENCH_DRAIN_TIMEOUT_S', 60, 30),
   trunks: env('BENCH_TRUNKS', 200, 5),
@@ -312,6 +313,9 @@ async function e2eSeries(label, opts) {
   const attempts = [];
   let rate = CFG.e2eRate;
   for (let i = 0; i < CFG.e2eSteps; i++) {
+    // A pause before each rate, so what an overloaded run left behind (garbage to collect, queues to
+    // empty, in the system and in the load generator) does not count against the next one.
+    if (i > 0 && !SMOKE) await sleep(CFG.e2ePauseS * 1000);
     const r = await e2eRun(label, { ...opts, rate, durationS: CFG.e2eDurationS, prefix: `4${prefixSeq++}` });
     attempts.push(r);
     const lo = Math.max(0, ...attempts.filter((a) => a.sustained).map((a) => a.offeredRate));
