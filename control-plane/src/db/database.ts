@@ -73,9 +73,9 @@ export function isForeignKeyViolation(err: unknown): boolean {
 /** Timestamps are stored as ISO-8601 UTC strings: sortable and identical on both databases. */
 export const nowIso = (): string => new Date().toISOString();
 
-/** Whether statements of one transaction may be issued without waiting for each other (see together). */
+/** Whether statements of one transaction may be issued without waiting for each other (see together): on SQLite. */
 export function runsSideBySide(trx: Knex.Transaction): boolean {
-  return trx.client.config.client !== 'pg';
+  return onSqlite(trx);
 }
 
 /** Whether a transaction runs on the embedded SQLite database. */
@@ -121,10 +121,10 @@ function preparedStatements(conn: SqliteConnection): Map<string, SqliteStatement
  * statement kept for that SQL text, and resolves with its rows (RETURNING rows for writes).
  *
  * The hot statements of the send path have fixed SQL on SQLite (their rows travel as one JSON
- * parameter), so each is prepared once instead of per call. Going through knex, every statement
- * was built by its query compiler, prepared on the driver's thread and finalized on the main
- * thread under the connection's mutex, where the main thread waited while the driver's thread ran
- * another statement of the same round.
+ * parameter), so each is prepared once instead of per call. Through knex, every statement was
+ * built by its query compiler, prepared on the driver's thread and finalized on the main thread
+ * under the connection's mutex: about twice the main thread's time per statement (see
+ * docs/PERFORMANCE.md).
  */
 export async function sqliteRows<T = Record<string, unknown>>(trx: Knex.Transaction, sql: string, params: readonly unknown[]): Promise<T[]> {
   const conn = (await (trx.client as unknown as { acquireConnection(): Promise<SqliteConnection> }).acquireConnection()) as SqliteConnection;

@@ -104,13 +104,14 @@ export class TransactionBatcher<T, R = void> {
 
 /**
  * Batchers that commit together: each round takes every member's waiting batch and writes them
- * all in one transaction, in the order the members joined; members marked `alongside` write at the
- * same time as that chain, so a round lasts as long as its longest chain of statements instead of
- * all of them in turn (each dependent statement costs an event-loop round trip). On SQLite, where one connection runs
- * one transaction at a time anyway, that is one fsync per round instead of one per batcher, and an
- * accepted message waits for at most the round in progress instead of for each other batcher's
- * transaction in turn. If the round fails, each batch is committed on its own (and then item by
- * item), so a bad item still fails alone.
+ * all in one transaction. Members write in the order they joined, except those marked `alongside`,
+ * which write at the same time as that chain: a round lasts as long as its longest chain of
+ * dependent statements, each of which costs an event-loop round trip. On SQLite, where one
+ * connection runs one transaction at a time anyway, that is one fsync per round instead of one per
+ * batcher, and an accepted message waits for at most the round in progress instead of for each
+ * other batcher's transaction in turn. A round takes its batches once BEGIN has come back, and the
+ * next round's BEGIN goes out before the finished round's callers hear back. If the round fails,
+ * each batch is committed on its own (and then item by item), so a bad item still fails alone.
  */
 export class CommitGroup {
   private readonly members: TransactionBatcher<any, any>[] = [];
