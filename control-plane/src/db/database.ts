@@ -54,7 +54,7 @@ export async function openDatabase(url: string, opts: { migrate?: boolean } = {}
  * MessageStore); SQLite runs one transaction at a time already, so there it is a no-op (false).
  */
 export async function lockTransaction(trx: Knex.Transaction, name: string): Promise<boolean> {
-  if (trx.client.config.client !== 'pg') return false;
+  if (onSqlite(trx)) return false;
   await trx.raw('select pg_advisory_xact_lock(hashtext(?))', [name]);
   return true;
 }
