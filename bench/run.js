@@ -31,6 +31,8 @@ const CFG = {
   concurrency: (process.env.BENCH_CONCURRENCY || '1,16,64').split(',').map(Number),
   bulkConcurrency: env('BENCH_BULK_CONCURRENCY', 8, 2),
   e2eRate: env('BENCH_E2E_RATE', 4000, 200),
+  // An explicit list of rates replaces the search (each run after a pause, on the same instance).
+  e2eRates: (process.env.BENCH_E2E_RATES || '').split(',').filter(Boolean).map(Number),
   e2eDurationS: env('BENCH_E2E_DURATION_S', 20, 2),
   e2eSteps: env('BENCH_E2E_STEPS', 6, 1),
   e2ePauseS: env('BENCH_E2E_PAUSE_S', 5, 0),
@@ -306,27 +308,35 @@ async function e2eRun(label, { targets, pids, smsc, rx, rate, durationS, prefix 
 let prefixSeq = 10;
 /**
  * Warm-up, then the target rate; then up 25 % while every rate held, down to what flowed while none
- * did, and halfway between the highest rate that held and the lowest that did not (BENCH_E2E_STEPS runs).
+ * did, and halfway between the highest rate that held and the lowest bound from one that did not
+ * (BENCH_E2E_STEPS runs). BENCH_E2E_RATES=a,b,c runs exactly those rates instead.
  */
 async function e2eSeries(label, opts) {
   if (CFG.warmupS > 0) await e2eRun(`${label} (warm-up)`, { ...opts, rate: Math.min(CFG.e2eRate, 2000), durationS: Math.max(1, CFG.warmupS), prefix: `4${prefixSeq++}` });
   const attempts = [];
-  let rate = CFG.e2eRate;
-  for (let i = 0; i < CFG.e2eSteps; i++) {
+  let rate = CFG.e2eRates.length ? CFG.e2eRates[0] : CFG.e2eRate;
+  const steps = CFG.e2eRates.length || CFG.e2eSteps;
+  for (let i = 0; i < steps; i++) {
     // A pause before each rate, so what an overloaded run left behind (garbage to collect, queues to
     // empty, in the system and in the load generator) does not count against the next one.
     if (i > 0 && !SMOKE) await sleep(CFG.e2ePauseS * 1000);
     const r = await e2eRun(label, { ...opts, rate, durationS: CFG.e2eDurationS, prefix: `4${prefixSeq++}` });
     attempts.push(r);
+    if (CFG.e2eRates.length) {
+      rate = CFG.e2eRates[i + 1];
+      continue;
+    }
     const lo = Math.max(0, ...attempts.filter((a) => a.sustained).map((a) => a.offeredRate));
-    const hi = Math.min(Infinity, ...attempts.filter((a) => !a.sustained).map((a) => a.offeredRate));
+    // A rate that did not hold bounds the search at what flowed through it (plus a margin), not at
+    // what was offered: from a far-off target the halfway points would all be overloads too.
+    const hi = Math.min(Infinity, ...attempts.filter((a) => !a.sustained).map((a) => Math.min(a.offeredRate, Math.max(a.callbackRate, a.acceptedRate) * 1.25)));
     let next;
     if (lo === 0) {
       // Down: to 90 % of what actually flowed when that is lower than three quarters, so a far-off
       // target converges in one step instead of spending every step above capacity.
       next = Math.min(rate * 0.75, Math.max(r.callbackRate, r.acceptedRate) * 0.9);
     } else if (hi === Infinity) next = rate * 1.25;
-    else if (hi / lo < 1.1) break;
+    else if (hi / lo < 1.05) break;
     else next = (lo + hi) / 2;
     rate = Math.round(next / 50) * 50;
     if (rate < 50 || attempts.some((a) => a.offeredRate === rate)) break;
