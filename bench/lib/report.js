@@ -168,7 +168,7 @@ function renderReport(R) {
       ['Load average (1/5/15 min) at start → end', `${R.load.start} → ${R.load.end}`],
     ]),
     '',
-    'Everything runs on this one machine: the load generator (the benchmark process: autocannon for closed-loop runs, a paced node:http generator for end-to-end runs), the system under test, the SMPP SMSC (bench/smsc.js, its own process) and the callback receiver (bench/receiver.js, its own process).',
+    'Everything runs on this one machine: the load generator (the benchmark process: autocannon for closed-loop runs, an open-loop paced generator on raw-socket HTTP/1.1 for end-to-end runs), the system under test, the SMPP SMSC (bench/smsc.js, its own process) and the callback receiver (bench/receiver.js, raw-socket HTTP/1.1, its own process).',
     '',
     '## Commands',
     '',
