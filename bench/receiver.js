@@ -154,6 +154,7 @@ function startReceiver({ host = '127.0.0.1', port = 0 } = {}) {
           dlrAt = new Map();
           seenEvents = new Set();
           for (const k of Object.keys(counts)) counts[k] = 0;
+          problems.length = 0;
         },
         dump: () => ({ status: [...statusAt], dlr: [...dlrAt] }),
       }),

@@ -32,7 +32,10 @@ const CFG = {
   bulkConcurrency: env('BENCH_BULK_CONCURRENCY', 8, 2),
   e2eRate: env('BENCH_E2E_RATE', 4000, 200),
   // An explicit list of rates replaces the search (each run after a pause, on the same instance).
-  e2eRates: (process.env.BENCH_E2E_RATES || '').split(',').filter(Boolean).map(Number),
+  e2eRates: (process.env.BENCH_E2E_RATES || '').split(',').filter(Boolean).map((r) => {
+    if (!(Number(r) > 0)) throw new Error(`BENCH_E2E_RATES: ${JSON.stringify(r)} is not a rate (messages per second, e.g. 1800,1800)`);
+    return Number(r);
+  }),
   e2eDurationS: env('BENCH_E2E_DURATION_S', 20, 2),
   e2eSteps: env('BENCH_E2E_STEPS', 6, 1),
   e2ePauseS: env('BENCH_E2E_PAUSE_S', 5, 0),
@@ -302,6 +305,8 @@ async function e2eRun(label, { targets, pids, smsc, rx, rate, durationS, prefix 
   );
   if (!complete) R.problems.push(`${label} e2e @${rate}/s: ${missingStatus} status and ${missingDlr} DLR callbacks missing after ${drainSeconds.toFixed(0)} s`);
   if (res.badSignatures) R.problems.push(`${label} e2e: ${res.badSignatures} callbacks with a bad signature`);
+  // What the receiver could not read (an unframeable request, a bad signature): said, not just counted as missing.
+  for (const p of st.problems || []) R.problems.push(`${label} e2e @${rate}/s: callback receiver: ${p}`);
   return res;
 }
 
