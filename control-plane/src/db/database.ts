@@ -39,6 +39,7 @@ export async function openDatabase(url: string, opts: { migrate?: boolean } = {}
             conn.run('PRAGMA foreign_keys = ON');
             conn.run('PRAGMA busy_timeout = 5000', (err: Error | null) => done(err, conn));
           });
+          preparedTransactionControl(conn);
         },
       },
     });
@@ -114,6 +115,26 @@ function preparedStatements(conn: SqliteConnection): Map<string, SqliteStatement
     return conn;
   };
   return statements;
+}
+
+/** What knex sends to begin and end a transaction. */
+const TRANSACTION_CONTROL = new Set(['BEGIN;', 'COMMIT;', 'ROLLBACK']);
+
+/**
+ * knex begins and ends every transaction with a statement of its own. Through node-sqlite3 each
+ * would be prepared on the driver's thread, run there, and finalized on the main thread under the
+ * connection's mutex: a commit round paid two extra thread hops. These run through statements
+ * prepared once per connection instead (see sqliteRows).
+ */
+function preparedTransactionControl(conn: SqliteConnection & { all: (sql: string, params: unknown, cb: (err: Error | null, rows: unknown[]) => void) => unknown }): void {
+  const all = conn.all.bind(conn);
+  conn.all = (sql, params, cb) => {
+    if (!TRANSACTION_CONTROL.has(sql)) return all(sql, params, cb);
+    const cache = preparedStatements(conn);
+    let stmt = cache.get(sql);
+    if (stmt === undefined) cache.set(sql, (stmt = conn.prepare(sql)));
+    return stmt.all([], cb);
+  };
 }
 
 /**
