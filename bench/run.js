@@ -41,7 +41,7 @@ const CFG = {
   e2ePauseS: env('BENCH_E2E_PAUSE_S', 5, 0),
   // Open loop: enough connections that the client does not cap the rate. With one request in flight
   // per connection, n connections carry at most n / (mean submit latency) requests a second, and a
-  // durable submit waits for a commit round (20-60 ms here): 64 capped ours near 2,000/s (see README).
+  // durable submit waits for a commit round (20-60 ms here): 64 capped ours near 2,000/s (see bench/README.md).
   e2eConnections: env('BENCH_E2E_CONNECTIONS', 256, 16),
   drainTimeoutS: env('BENCH_DRAIN_TIMEOUT_S', 60, 30),
   trunks: env('BENCH_TRUNKS', 200, 5),
