@@ -130,11 +130,24 @@ function preparedTransactionControl(conn: SqliteConnection & { all: (sql: string
   const all = conn.all.bind(conn);
   conn.all = (sql, params, cb) => {
     if (!TRANSACTION_CONTROL.has(sql)) return all(sql, params, cb);
-    const cache = preparedStatements(conn);
-    let stmt = cache.get(sql);
-    if (stmt === undefined) cache.set(sql, (stmt = conn.prepare(sql)));
-    return stmt.all([], cb);
+    return preparedStatement(conn, sql).all([], cb);
   };
+}
+
+/** The statement prepared on this connection for this SQL text, prepared now if there is none yet (the oldest is finalized past MAX_PREPARED). */
+function preparedStatement(conn: SqliteConnection, sql: string): SqliteStatement {
+  const cache = preparedStatements(conn);
+  let stmt = cache.get(sql);
+  if (stmt === undefined) {
+    if (cache.size >= MAX_PREPARED) {
+      const [oldest, old] = cache.entries().next().value as [string, SqliteStatement];
+      cache.delete(oldest);
+      old.finalize();
+    }
+    stmt = conn.prepare(sql);
+    cache.set(sql, stmt);
+  }
+  return stmt;
 }
 
 /**
@@ -149,18 +162,7 @@ function preparedTransactionControl(conn: SqliteConnection & { all: (sql: string
  */
 export async function sqliteRows<T = Record<string, unknown>>(trx: Knex.Transaction, sql: string, params: readonly unknown[]): Promise<T[]> {
   const conn = (await (trx.client as unknown as { acquireConnection(): Promise<SqliteConnection> }).acquireConnection()) as SqliteConnection;
-  const cache = preparedStatements(conn);
-  let stmt = cache.get(sql);
-  if (stmt === undefined) {
-    if (cache.size >= MAX_PREPARED) {
-      const [oldest, old] = cache.entries().next().value as [string, SqliteStatement];
-      cache.delete(oldest);
-      old.finalize();
-    }
-    stmt = conn.prepare(sql);
-    cache.set(sql, stmt);
-  }
-  const s = stmt;
+  const s = preparedStatement(conn, sql);
   return new Promise<T[]>((resolve, reject) => {
     s.all(params as unknown[], (err, rows) => (err ? reject(err) : resolve(rows as T[])));
   });
