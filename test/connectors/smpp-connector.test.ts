@@ -173,6 +173,27 @@ describe('SmppCarrier against a test SMSC over TCP', () => {
     expect(events).to.deep.equal([`resolved ${result.carrierMessageIds[0]}`, `receipt ${result.carrierMessageIds[0]}`]);
   });
 
+  it('holds a receipt that overtook its response for the parts in flight when it came, and for no later one', async () => {
+    const { carrier } = await bound({ receiptBeforeResp: true, responseDelayMs: 150 });
+    const events: string[] = [];
+    carrier.onReceipt(async (r) => {
+      events.push(`receipt ${r.carrierMessageId}`);
+    });
+    const submitted = (content: string, destination: string) =>
+      carrier.submit(msg(content, destination)).then((r) => {
+        events.push(`resolved ${r.carrierMessageIds[0]}`);
+        return r.carrierMessageIds[0];
+      });
+
+    const first = submitted('first', '+4915112345671');
+    await sleep(60);
+    // Written while the first is in flight: its receipt comes at once, its response 150 ms later.
+    const [a, b] = await Promise.all([first, submitted('second', '+4915112345672')]);
+    await until('both receipts', () => events.length === 4);
+
+    expect(events).to.deep.equal([`resolved ${a}`, `receipt ${a}`, `resolved ${b}`, `receipt ${b}`]);
+  });
+
   it('still resolves submit() when the receipt and its submit_sm_resp arrive back to back', async () => {
     const { smsc, carrier, receipts } = await bound({ receiptBeforeResp: true });
 

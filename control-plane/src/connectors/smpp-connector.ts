@@ -129,11 +129,10 @@ interface PartJob {
   readonly params: smpp.PduFields;
   state: 'queued' | 'sent' | 'done';
   sequence?: number;
+  /** How many parts this connector wrote before this one: receipts that overtake a response wait by it (see releaseReceipts). */
+  ordinal?: number;
   /** Runs from the write of the submit_sm to responseTimeoutMs. */
   responseTimer?: NodeJS.Timeout;
-  /** Resolves however the part ends; receipts that overtake a response wait on it. */
-  readonly done: Promise<void>;
-  markDone(): void;
 }
 
 type State = 'idle' | 'connecting' | 'bound' | 'stopped';
@@ -166,6 +165,10 @@ export class SmppCarrier implements Carrier {
   private readonly queue: PartJob[] = [];
   private readonly inflight = new Map<number, PartJob>();
   private readonly dispatches = new Set<Promise<void>>();
+  /** Parts written so far (the next part's ordinal). */
+  private written = 0;
+  /** Receipts waiting for the parts that were in flight when they arrived, in arrival order. */
+  private readonly receiptsWaiting: Array<{ after: number; release(): void }> = [];
   private attempt = 0;
   private connections = 0;
   private concatRef = Math.floor(Math.random() * 256);
@@ -283,9 +286,7 @@ export class SmppCarrier implements Carrier {
           // A Buffer goes out byte for byte; a string would be re-encoded by the library.
           short_message: multipart ? Buffer.concat([buildUdh(ref, split.parts.length, index + 1), payload]) : payload,
         };
-        let markDone!: () => void;
-        const done = new Promise<void>((r) => (markDone = r));
-        const part: PartJob = { job, index, params, state: 'queued', done, markDone };
+        const part: PartJob = { job, index, params, state: 'queued' };
         job.parts.push(part);
         this.queue.push(part);
       });
@@ -430,6 +431,7 @@ export class SmppCarrier implements Carrier {
       }
       part.state = 'sent';
       part.sequence = pdu.sequence_number;
+      part.ordinal = this.written++;
       this.inflight.set(pdu.sequence_number, part);
       this.stats.submitted++;
       // Give up on the response eventually: a silent SMSC must not hold the window forever. A late
@@ -507,10 +509,31 @@ export class SmppCarrier implements Carrier {
     );
   }
 
+  /** Called once a part has left `inflight` (or was never written). */
   private finishPart(part: PartJob): void {
     clearTimeout(part.responseTimer);
     part.state = 'done';
-    part.markDone();
+    this.releaseReceipts();
+  }
+
+  /**
+   * Releases the receipts whose wait is over: a receipt that arrived after `after` parts were
+   * written waits until every one of those has ended. Parts leave `inflight` only when they end,
+   * and `inflight` keeps the order they were written in, so that holds once its oldest part's
+   * ordinal is `after` or more. One comparison per ended part, however wide the window: waiting on
+   * each in-flight part's promise cost a Promise.all over the window per receipt.
+   */
+  private releaseReceipts(): void {
+    const waiting = this.receiptsWaiting;
+    if (waiting.length === 0) return;
+    const oldest = this.inflight.size > 0 ? this.inflight.values().next().value!.ordinal! : Infinity;
+    while (waiting.length > 0 && waiting[0]!.after <= oldest) waiting.shift()!.release();
+  }
+
+  /** Settles once the parts in flight now have ended; undefined when none is. */
+  private afterPartsInFlight(): Promise<void> | undefined {
+    if (this.inflight.size === 0) return undefined;
+    return new Promise<void>((release) => this.receiptsWaiting.push({ after: this.written, release }));
   }
 
   /** Rejects the message and drops its parts that were not sent yet: half a long message is of no use. */
@@ -549,14 +572,13 @@ export class SmppCarrier implements Carrier {
     // A receipt can overtake the submit_sm_resp of its own message (the SMSC writes it first, or
     // both arrive in one read). Hand it over only after the responses outstanding now are
     // handled, so the caller of submit() has usually recorded the ids by then.
-    const overtaken = [...this.inflight.values()].map((p) => p.done);
-    const dispatch = this.dispatchReceipt(session, pdu, receipt, overtaken);
+    const dispatch = this.dispatchReceipt(session, pdu, receipt, this.afterPartsInFlight());
     this.dispatches.add(dispatch);
     void dispatch.finally(() => this.dispatches.delete(dispatch));
   }
 
-  private async dispatchReceipt(session: smpp.Session, pdu: smpp.PDU, receipt: DeliveryReceipt, overtaken: Promise<void>[]): Promise<void> {
-    await Promise.all(overtaken);
+  private async dispatchReceipt(session: smpp.Session, pdu: smpp.PDU, receipt: DeliveryReceipt, overtaken: Promise<void> | undefined): Promise<void> {
+    if (overtaken) await overtaken;
     await new Promise<void>((r) => setImmediate(r));
     let status = ESME_ROK;
     try {
