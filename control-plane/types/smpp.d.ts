@@ -42,7 +42,8 @@ declare module 'smpp' {
     sm_default_msg_id?: number;
     /**
      * A Buffer is sent byte for byte (the library leaves data_coding alone); a string or
-     * `{ message, udh }` is encoded by the library. Received PDUs carry a DecodedMessage.
+     * `{ message, udh }` is encoded by the library. Received PDUs carry a DecodedMessage, except a
+     * deliver_sm received by the connector: its bytes (see smpp-connector.ts).
      */
     short_message?: Buffer | string | DecodedMessage;
     message_id?: string;
@@ -184,6 +185,14 @@ declare module 'smpp' {
     encode(value: string): Buffer;
     decode(value: Buffer): string;
   }
+  /** How the library reads a field from a received PDU and writes it to one sent. */
+  export interface FieldFilter {
+    encode(this: PDU, value: any): any;
+    decode(this: PDU, value: any, skipUdh?: boolean): any;
+  }
+  /** The library's command table: each command's mandatory parameters, in order, with their filters. */
+  export const commands: Record<string, { id: number; params?: Record<string, { type: unknown; filter?: FieldFilter }> } | undefined>;
+
   /** `ASCII` is in fact the GSM 03.38 default alphabet (the library's naming). */
   export const encodings: { ASCII: Codec; LATIN1: Codec; UCS2: Codec; default: string };
 }

@@ -95,6 +95,22 @@ describe('receiptFromDeliverSm', () => {
     expect(receiptFromDeliverSm(pdu)).to.include({ carrierMessageId: 'a_b@c$d' });
   });
 
+  it('keeps the short_message of a received deliver_sm as the bytes sent', () => {
+    const bytes = Buffer.from('id:a_b@c$d stat:DELIVRD err:000 text:', 'ascii');
+    expect(received({ esm_class: 0x04, data_coding: 0, short_message: bytes }).short_message).to.deep.equal(bytes);
+  });
+
+  it('reads a UCS-2 receipt text (data_coding 8)', () => {
+    const pdu = received({ esm_class: 0x04, data_coding: 8, short_message: Buffer.from(standard('REJECTD'), 'utf16le').swap16() });
+    expect(receiptFromDeliverSm(pdu)).to.include({ carrierMessageId: '0A1B2C', status: 'REJECTED', errorCode: '000' });
+  });
+
+  it('skips a UDH before the receipt text when UDHI is set', () => {
+    const udh = Buffer.from([0x05, 0x00, 0x03, 0x2a, 0x01, 0x01]);
+    const pdu = received({ esm_class: 0x04 | 0x40, data_coding: 0, short_message: Buffer.concat([udh, Buffer.from('id:Z9 stat:UNDELIV err:001 text:', 'ascii')]) });
+    expect(receiptFromDeliverSm(pdu)).to.include({ carrierMessageId: 'Z9', status: 'UNDELIVERABLE', errorCode: '001' });
+  });
+
   it('fails when neither TLVs nor text carry a status: returns undefined', () => {
     const pdu = received({ esm_class: 0x04, data_coding: 0, short_message: Buffer.from('id:1 err:000', 'ascii') });
     expect(receiptFromDeliverSm(pdu)).to.equal(undefined);

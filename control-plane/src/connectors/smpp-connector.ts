@@ -597,15 +597,33 @@ export class SmppCarrier implements Carrier {
 }
 
 /**
- * The text of a short_message or message_payload as the SMSC sent it. smpp decodes data_coding 0
- * and 1 as GSM 03.38, which turns ASCII '_' into '§' and '@' into '¡'; receipts are ASCII, so that
- * decoding is undone (the mapping is one-to-one for bytes below 0x80).
+ * A received deliver_sm keeps its short_message as the bytes the SMSC sent, and messageText reads
+ * them. The library would decode them as GSM 03.38 text first (building an array of its 128-symbol
+ * table and a RegExp for every PDU), only for the connector to encode that text back to bytes: a
+ * receipt's fields are ASCII. This changes the decoding of deliver_sm in this process; encoding
+ * (what a test SMSC sends) and every other command are as the library has them.
  */
-function messageText(value: smpp.PDU['short_message'], dataCoding: number): string {
+const deliverSmMessage = smpp.commands.deliver_sm!.params!.short_message!;
+deliverSmMessage.filter = { encode: deliverSmMessage.filter!.encode, decode: (value) => value };
+
+const utf16be = new TextDecoder('utf-16be');
+
+/**
+ * The text of a short_message or message_payload as the SMSC sent it. Bytes (a deliver_sm's
+ * short_message, see above) are read per data_coding: UCS-2 for 8, byte for byte otherwise (the GSM
+ * default alphabet matches ASCII where receipts use it), after a UDH when UDHI is set. The library
+ * decodes message_payload as GSM 03.38 for data_coding 0 and 1, which turns ASCII '_' into '§' and
+ * '@' into '¡'; that decoding is undone (the mapping is one-to-one for bytes below 0x80).
+ */
+function messageText(value: smpp.PDU['short_message'], dataCoding: number, esmClass: number): string {
   if (value === undefined) return '';
-  const decoded = typeof value === 'string' || Buffer.isBuffer(value) ? value : value.message;
-  if (Buffer.isBuffer(decoded)) return decoded.toString('latin1');
   const dc = dataCoding & 0x0f;
+  if (Buffer.isBuffer(value)) {
+    const text = esmClass & ESM_CLASS_UDHI && value.length > 0 ? value.subarray(value[0]! + 1) : value;
+    return dc === 8 ? utf16be.decode(text) : text.toString('latin1');
+  }
+  const decoded = typeof value === 'string' ? value : value.message;
+  if (Buffer.isBuffer(decoded)) return decoded.toString('latin1');
   return dc === 0 || dc === 1 ? smpp.encodings.ASCII.encode(decoded).toString('latin1') : decoded;
 }
 
@@ -633,7 +651,7 @@ function describeDeliverSm(pdu: smpp.PDU): Record<string, unknown> {
 }
 
 const deliverSmText = (pdu: smpp.PDU): string =>
-  messageText(pdu.short_message, pdu.data_coding ?? 0) || messageText(pdu.message_payload, pdu.data_coding ?? 0);
+  messageText(pdu.short_message, pdu.data_coding ?? 0, pdu.esm_class ?? 0) || messageText(pdu.message_payload, pdu.data_coding ?? 0, 0);
 
 const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 
