@@ -5,7 +5,7 @@ import { gone, invalidInput, notFound } from '../errors';
 import type { Actor, AuditLog } from '../audit/audit-log';
 import type { ChangeFeed } from '../shared/changes';
 import { generateCallbackSecret } from '../callbacks/signing';
-import { generatePassword, generateToken, generateUsername, hashToken, safeEqual, SecretBox } from '../shared/secrets';
+import { generatePassword, generateToken, generateUsername, hashToken, matchesDigest, secretDigest, SecretBox } from '../shared/secrets';
 
 export interface Credentials {
   trunk_id: string;
@@ -31,12 +31,16 @@ export interface ShareLink {
 export const MAX_GRACE_PERIOD_SECONDS = 7 * 86400;
 export const MAX_SHARE_TTL_SECONDS = 7 * 86400;
 
+/** What the send path checks a request's credentials against: SHA-256 digests of the passwords, not the passwords. */
 export interface CachedCredentials {
   trunkId: string;
-  password: string;
-  previous?: { password: string; validUntilMs: number };
+  passwordDigest: Buffer;
+  previous?: { passwordDigest: Buffer; validUntilMs: number };
   loadedAtMs: number;
 }
+
+/** Compared with a username nobody has, so that an unknown username costs what a known one does. */
+const NO_USER = secretDigest('x'.repeat(32));
 
 /**
  * Trunk credentials: usernames are generated once and never change; passwords are sealed with
@@ -143,6 +147,11 @@ export class CredentialService {
     };
   }
 
+  /** The credentials the panel's test send sends with. They are shown to no one, so this records no view (the send is recorded instead). */
+  forTestSend(trunkId: string): Promise<Credentials> {
+    return this.load(this.knex, trunkId);
+  }
+
   async show(trunkId: string, actor: Actor): Promise<Credentials> {
     return this.knex.transaction(async (trx) => {
       const creds = await this.load(trx, trunkId);
@@ -200,15 +209,15 @@ export class CredentialService {
     }
     if (entry === null) {
       // Unknown usernames cost the same comparison as known ones, so timing does not tell them apart.
-      safeEqual(username, 'x'.repeat(32));
+      matchesDigest(username, NO_USER);
       return undefined;
     }
     return entry;
   }
 
   passwordMatches(entry: CachedCredentials, password: string): boolean {
-    if (safeEqual(password, entry.password)) return true;
-    return entry.previous !== undefined && entry.previous.validUntilMs > Date.now() && safeEqual(password, entry.previous.password);
+    if (matchesDigest(password, entry.passwordDigest)) return true;
+    return entry.previous !== undefined && entry.previous.validUntilMs > Date.now() && matchesDigest(password, entry.previous.passwordDigest);
   }
 
   private async loadForVerify(username: string, now: number): Promise<CachedCredentials | null> {
@@ -217,8 +226,8 @@ export class CredentialService {
     const until = row.previous_valid_until ? Date.parse(row.previous_valid_until) : 0;
     return {
       trunkId: row.trunk_id,
-      password: this.box.open(row.password_sealed),
-      previous: row.previous_password_sealed && until > now ? { password: this.box.open(row.previous_password_sealed), validUntilMs: until } : undefined,
+      passwordDigest: secretDigest(this.box.open(row.password_sealed)),
+      previous: row.previous_password_sealed && until > now ? { passwordDigest: secretDigest(this.box.open(row.previous_password_sealed)), validUntilMs: until } : undefined,
       loadedAtMs: now,
     };
   }

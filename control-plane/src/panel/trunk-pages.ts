@@ -309,12 +309,11 @@ export function trunkPages(r: Router, deps: PanelDeps, flash: Flash): void {
     const trunk = await deps.trunks.get(req.params.id);
     const values = { source: text(req.body.source).trim().replace(/^\+/, ''), destination: text(req.body.destination).trim().replace(/^\+/, ''), content: text(req.body.content) };
     const key = /^[0-9a-f-]{36}$/.test(text(req.body.idempotency_key)) ? text(req.body.idempotency_key) : crypto.randomUUID();
-    // The panel sends as the trunk: the password comes from the same cache the send path uses and is
-    // shown to no one, so this is recorded as a test send rather than as a credentials view.
-    const entry = await deps.credentials.lookup(trunk.username);
-    if (!entry) throw new Error(`trunk ${trunk.id} has no credentials`);
+    // The panel sends as the trunk: the password is shown to no one, so this is recorded as a test
+    // send rather than as a credentials view.
+    const creds = await deps.credentials.forTestSend(trunk.id);
     const body = JSON.stringify({ data: { type: 'outbound_messages', attributes: values } });
-    const answer = await loopbackSend(req, `Basic ${Buffer.from(`${trunk.username}:${entry.password}`).toString('base64')}`, body, key);
+    const answer = await loopbackSend(req, `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`, body, key);
     if (answer.status === 201 && answer.body?.data?.id) {
       const id = String(answer.body.data.id);
       await deps.audit.record(deps.db.knex, localsOf(res).session.actor, { action: 'message.test_send', resourceType: 'sms_trunks', resourceId: trunk.id, after: { message_id: id, source: values.source, destination: values.destination } });

@@ -29,9 +29,15 @@ export function hashToken(token: string): string {
 
 /** Constant-time string comparison (hashes both sides so lengths never leak). */
 export function safeEqual(a: string, b: string): boolean {
-  const ha = crypto.createHash('sha256').update(a, 'utf8').digest();
-  const hb = crypto.createHash('sha256').update(b, 'utf8').digest();
-  return crypto.timingSafeEqual(ha, hb);
+  return matchesDigest(a, secretDigest(b));
+}
+
+/** The SHA-256 of a secret, kept by a caller that compares many presented values with it (see matchesDigest). */
+export const secretDigest = (secret: string): Buffer => crypto.createHash('sha256').update(secret, 'utf8').digest();
+
+/** safeEqual against a secret whose digest is already known: one hash per comparison instead of two. */
+export function matchesDigest(presented: string, digest: Buffer): boolean {
+  return crypto.timingSafeEqual(secretDigest(presented), digest);
 }
 
 const ALNUM = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789';
