@@ -22,7 +22,9 @@ submitSmMessage.filter = { encode: submitSmMessage.filter.encode, decode: (value
 
 /**
  * What a session writes in one turn of the event loop (the submit_sm_resp of a read's worth of
- * submits, the receipts that follow) leaves in one write, not one syscall per PDU.
+ * submits, the receipts that follow) leaves in one write, not one syscall per PDU. The platform's
+ * connector does the same (coalesceWrites in smpp-connector.ts); the rig keeps its own copy so that
+ * it loads none of the code it measures.
  */
 function coalesceWrites(session) {
   const send = session.send.bind(session);
