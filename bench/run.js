@@ -50,7 +50,7 @@ const CFG = {
   json: process.env.BENCH_JSON || '',
 };
 // Smoke runs skip the slow phases unless asked for by name.
-const PHASES = ['submit', 'bulk', 'e2e', 'kannel', 'reconcile', 'pg'];
+const PHASES = ['submit', 'bulk', 'e2e', 'ceiling', 'kannel', 'reconcile', 'pg'];
 const want = (phase) => (ONLY.length ? ONLY.includes(phase) : !SMOKE || !['reconcile', 'pg'].includes(phase) || (phase === 'pg' && !!process.env.BENCH_DATABASE_URL));
 
 const SOURCE = '12125551234';
@@ -400,6 +400,29 @@ async function main() {
       }
     }
 
+    // 3b. The stack's own end-to-end ceiling: Express 5, the smpp client and undici with nothing kept.
+    if (want('ceiling')) {
+      const secret = `whsec_${crypto.randomBytes(24).toString('base64')}`;
+      const gw = await forkHelper('bare-gateway.js', { smscPort: smsc.port, receiverPort: rx.port, secret, systemId: 'bench', password: 'bench' });
+      try {
+        rx.send({ cmd: 'secret', secret, every: SMOKE ? 1 : 20 });
+        const targets = [
+          {
+            host: '127.0.0.1',
+            port: gw.port,
+            request: (dest) => {
+              const body = singleBody(dest);
+              return { method: 'POST', path: '/outbound_messages', headers: { 'content-type': 'application/vnd.api+json', 'content-length': Buffer.byteLength(body) }, body };
+            },
+          },
+        ];
+        R.e2e.bare = await e2eSeries('bare gateway (no database)', { targets, pids: [gw.pid], smsc, rx });
+      } finally {
+        rx.send({ cmd: 'secret', secret: undefined, every: 0 });
+        await gw.stop();
+      }
+    } else R.skipped.ceiling = 'not selected (--only)';
+
     // 4. Kannel: same SMSC, same receiver.
     if (want('kannel')) {
       const k = ensureKannel(log, { install: !SMOKE });
@@ -483,7 +506,7 @@ async function main() {
             const ours = await ourStack({ label: 'pg-e2e', databaseUrl: db, instances: 2, workers: true, smscPort: smsc.port, receiverPort: rx.port });
             try {
               rx.send({ cmd: 'secret', secret: ours.secret, every: SMOKE ? 1 : 20 });
-              await waitFor('both SMPP binds', async () => (await smsc.call({ cmd: 'stats' })).counts.binds >= 2 + (R.e2e.ours ? 1 : 0) + (R.e2e.kannel ? 1 : 0) + (R.e2e.kannelStore ? 1 : 0));
+              await waitFor('both SMPP binds', async () => (await smsc.call({ cmd: 'stats' })).counts.binds >= 2 + (R.e2e.ours ? 1 : 0) + (R.e2e.bare ? 1 : 0) + (R.e2e.kannel ? 1 : 0) + (R.e2e.kannelStore ? 1 : 0));
               R.e2e.pg = await e2eSeries('ours (PostgreSQL, 2 instances)', { targets: ours.pacedTargets(), pids: ours.pids, smsc, rx });
             } finally {
               rx.send({ cmd: 'secret', secret: undefined, every: 0 });
