@@ -1,18 +1,18 @@
 'use strict';
 /**
- * The stack's own end-to-end ceiling: the parts our platform is built from (Express 5, the npm
- * `smpp` client, undici) doing the end-to-end work with nothing kept anywhere but memory. It
- * answers `POST /outbound_messages` with a 201 as soon as the JSON:API body is read, sends a
- * submit_sm, POSTs a signed status callback when the submit_sm_resp comes and a signed DLR callback
- * when the receipt comes. No authentication, no database, no retries, no durability: what is lost
- * in a crash is lost. The end-to-end rows print our rate as a ratio of this one, as the submit rows
- * do with bare Express.
+ * The stack's own end-to-end ceiling: the parts our platform's send path is built from (node:http,
+ * the npm `smpp` client, undici on a thread of its own) doing the end-to-end work with nothing kept
+ * anywhere but memory. It answers `POST /outbound_messages` with a 201 as soon as the JSON:API body
+ * is read, sends a submit_sm, POSTs a signed status callback when the submit_sm_resp comes and a
+ * signed DLR callback when the receipt comes. No authentication, no database, no retries, no
+ * durability: what is lost in a crash is lost. The end-to-end rows print our rate as a ratio of
+ * this one, as the submit rows do with bare Express.
  *
  * Child process over IPC, like the SMSC and the receiver: started with { smscPort, receiverPort,
  * secret, systemId, password }, it answers { ready, port } once bound to the SMSC.
  */
 const crypto = require('node:crypto');
-const express = require('express');
+const http = require('node:http');
 const smpp = require('smpp');
 const { Pool } = require('undici');
 const { Worker, isMainThread, parentPort, workerData } = require('node:worker_threads');
@@ -129,38 +129,55 @@ session.on('error', (err) => {
   process.exit(1);
 });
 
-const app = express();
-app.disable('x-powered-by');
-app.set('etag', false);
-app.use(express.json({ type: ['application/vnd.api+json', 'application/json'] }));
-app.post('/outbound_messages', (req, res) => {
-  const a = req.body && req.body.data && req.body.data.attributes;
-  if (!a || typeof a.destination !== 'string' || typeof a.source !== 'string' || typeof a.content !== 'string') {
-    return void res.status(422).type('application/vnd.api+json').send(JSON.stringify({ errors: [{ status: '422', title: 'Invalid', source: { pointer: '/data/attributes' } }] }));
+// The endpoint straight off node:http, as ours serves its send API (Express routes the rest of ours).
+const created = (res, id) => {
+  const body = JSON.stringify({ data: { id, type: 'outbound_messages', attributes: { encoding: 'gsm7', segments: 1 } } });
+  res.writeHead(201, { 'content-type': 'application/vnd.api+json', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+};
+const refuse = (res, status, detail) => {
+  const body = JSON.stringify({ errors: [{ status: String(status), title: detail, source: { pointer: '/data/attributes' } }] });
+  res.writeHead(status, { 'content-type': 'application/vnd.api+json', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+};
+function accept(res, raw) {
+  let a;
+  try {
+    const doc = JSON.parse(raw);
+    a = doc && doc.data && doc.data.attributes;
+  } catch {
+    return refuse(res, 400, 'Not JSON');
   }
+  if (!a || typeof a.destination !== 'string' || typeof a.source !== 'string' || typeof a.content !== 'string') return refuse(res, 422, 'Invalid');
   const id = crypto.randomUUID();
   const m = { id, destination: a.destination };
   counts.accepted++;
-  res.status(201).type('application/vnd.api+json').send(JSON.stringify({ data: { id, type: 'outbound_messages', attributes: { encoding: 'gsm7', segments: 1 } } }));
+  created(res, id);
   session.submit_sm({ source_addr: a.source, destination_addr: a.destination, data_coding: 0, short_message: Buffer.from(a.content, 'latin1'), registered_delivery: 1 }, (resp) => {
     if (resp.command_status !== 0) return void post('outbound_message_callbacks', id, m.destination, { status: 'failed' });
     counts.submitted++;
     bySmscId.set(resp.message_id, m);
     post('outbound_message_callbacks', id, m.destination, { status: 'sent' });
   });
+}
+const server = http.createServer((req, res) => {
+  if (req.method !== 'POST' || req.url !== '/outbound_messages') return refuse(res, 404, 'Not found');
+  const chunks = [];
+  req.on('data', (c) => chunks.push(c));
+  req.on('end', () => accept(res, chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks).toString('utf8')));
 });
+server.keepAliveTimeout = 65_000;
 
 session.bind_transceiver({ system_id: opts.systemId || 'bench', password: opts.password || 'bench' }, (pdu) => {
   if (pdu.command_status !== 0) {
     console.error(`bare gateway: bind refused (${pdu.command_status})`);
     process.exit(1);
   }
-  const server = app.listen(0, '127.0.0.1', () => {
+  server.listen(0, '127.0.0.1', () => {
     const port = server.address().port;
     if (process.send) process.send({ ready: true, port });
     else console.log(`bare gateway on http://127.0.0.1:${port}/outbound_messages`);
   });
-  server.keepAliveTimeout = 65_000;
 });
 process.on('message', (m) => {
   if (m && m.cmd === 'stats') process.send({ id: m.id, counts: { ...counts } });

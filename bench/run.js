@@ -400,7 +400,7 @@ async function main() {
       }
     }
 
-    // 3b. The stack's own end-to-end ceiling: Express 5, the smpp client and undici with nothing kept.
+    // 3b. The stack's own end-to-end ceiling: node:http, the smpp client and undici with nothing kept.
     if (want('ceiling')) {
       const secret = `whsec_${crypto.randomBytes(24).toString('base64')}`;
       const gw = await forkHelper('bare-gateway.js', { smscPort: smsc.port, receiverPort: rx.port, secret, systemId: 'bench', password: 'bench' });
