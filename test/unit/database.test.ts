@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import { Database, openDatabase } from '../../control-plane/src/db/database';
+import { migrationSource } from '../../control-plane/src/db/migrations';
 
 /*
  * knex begins and ends each transaction with statements of its own. On SQLite those run through
@@ -62,5 +63,37 @@ describe('SQLite transaction control (prepared BEGIN, COMMIT, ROLLBACK)', () => 
   it('leaves other statements to the driver as before', async () => {
     await db.knex.raw('select 1 as one');
     expect(prepares).to.deep.equal([]);
+  });
+});
+
+/*
+ * The callbacks table keeps only the indexes its queries read: by state (the claim of due
+ * callbacks, the metrics) and by message (the message log). Every index is written on each
+ * callback's insert and state change, two callbacks per message.
+ */
+describe('callbacks indexes (migration 0015)', () => {
+  let dir: string;
+  let db: Database;
+
+  beforeEach(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'database-'));
+    db = await openDatabase(`sqlite://${path.join(dir, 'test.sqlite3')}`);
+  });
+  afterEach(async () => {
+    await db.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const indexes = async () => ((await db.knex.raw(`pragma index_list('callbacks')`)) as Array<{ name: string; origin: string }>).filter((i) => i.origin === 'c').map((i) => i.name).sort();
+
+  it('has no index by trunk and state, and the claim of due callbacks still reads through the state index', async () => {
+    expect(await indexes()).to.deep.equal(['callbacks_message_id_index', 'callbacks_state_next_attempt_at_index']);
+    const plan = (await db.knex.raw(`explain query plan select id from callbacks where state = ? and next_attempt_at <= ? order by next_attempt_at limit 10`, ['pending', new Date().toISOString()])) as Array<{ detail: string }>;
+    expect(plan.map((p) => p.detail).join('\n')).to.contain('callbacks_state_next_attempt_at_index');
+  });
+
+  it('gives the index back when the migration is rolled back', async () => {
+    await db.knex.migrate.down({ migrationSource });
+    expect(await indexes()).to.include('callbacks_trunk_id_state_index');
   });
 });

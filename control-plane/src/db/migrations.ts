@@ -357,6 +357,18 @@ const migrations: Migration[] = [
       await knex.schema.dropTable('panel_sessions');
     },
   },
+  {
+    name: '0015_callbacks_without_trunk_state_index',
+    async up(knex) {
+      // No query reads callbacks by trunk and state (the claim and the metrics read by state, the
+      // message log by message), while every callback's insert and its move to delivered wrote
+      // this index: two B-tree writes and a delete per callback, two callbacks per message.
+      await knex.schema.alterTable('callbacks', (t) => t.dropIndex(['trunk_id', 'state']));
+    },
+    async down(knex) {
+      await knex.schema.alterTable('callbacks', (t) => t.index(['trunk_id', 'state']));
+    },
+  },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {
