@@ -9,13 +9,16 @@
  * this one, as the submit rows do with bare Express.
  *
  * Child process over IPC, like the SMSC and the receiver: started with { smscPort, receiverPort,
- * secret, systemId, password }, it answers { ready, port } once bound to the SMSC.
+ * secret, systemId, password, callbackConnections (16) }, it answers { ready, port } once bound to
+ * the SMSC, and { cmd: 'stats' } with its counts (accepted, submitted, receipts, callbacks posted
+ * and failed).
  */
 const crypto = require('node:crypto');
 const http = require('node:http');
 const smpp = require('smpp');
 const { Pool } = require('undici');
 const { Worker, isMainThread, parentPort, workerData } = require('node:worker_threads');
+const { keepShortMessageBytes, coalesceWrites } = require('./lib/smpp-lean');
 
 if (!isMainThread) {
   // The callback thread: one undici pool to the receiver, as many connections as the platform keeps per endpoint.
@@ -59,11 +62,9 @@ if (!isMainThread) {
 
 const opts = JSON.parse(process.argv[2] || '{}');
 
-// As lean with the library as the platform's connector is: a receipt's short_message stays bytes
-// (the library would decode it as GSM 03.38, rebuilding a table and a RegExp per PDU), and a
-// submit_sm's text is handed over as bytes already encoded.
-const deliverSmMessage = smpp.commands.deliver_sm.params.short_message;
-deliverSmMessage.filter = { encode: deliverSmMessage.filter.encode, decode: (value) => value };
+// As lean with the library as the platform's connector is: a receipt's short_message stays bytes,
+// and a submit_sm's text is handed over as bytes already encoded.
+keepShortMessageBytes('deliver_sm');
 const key = Buffer.from(String(opts.secret || 'whsec_').slice('whsec_'.length), 'base64');
 
 // Callbacks are POSTed from a worker thread, as the platform does it: undici's pool on an event
@@ -100,19 +101,7 @@ function post(type, id, destination, attributes) {
 // SMPP: one transceiver bind; what is written in one turn of the event loop leaves in one write,
 // as the platform's connector does it.
 const session = smpp.connect({ url: `smpp://127.0.0.1:${opts.smscPort}`, auto_enquire_link_period: 30_000 });
-const send = session.send.bind(session);
-let corked = false;
-session.send = (...args) => {
-  if (!corked && session.socket.writable) {
-    corked = true;
-    session.socket.cork();
-    setImmediate(() => {
-      corked = false;
-      session.socket.uncork();
-    });
-  }
-  return send(...args);
-};
+coalesceWrites(session);
 /** SMSC message id → our message, until its receipt comes. */
 const bySmscId = new Map();
 session.on('deliver_sm', (pdu) => {

@@ -14,34 +14,10 @@
  */
 const smpp = require('smpp');
 
-// The SMSC never reads a submit_sm's text: keep its short_message as bytes instead of letting the
-// library decode them as GSM 03.38 (a table rebuilt into an array and a RegExp per PDU). The rig's
-// CPU is taken from the systems it measures.
-const submitSmMessage = smpp.commands.submit_sm.params.short_message;
-submitSmMessage.filter = { encode: submitSmMessage.filter.encode, decode: (value) => value };
+const { keepShortMessageBytes, coalesceWrites } = require('./lib/smpp-lean');
 
-/**
- * What a session writes in one turn of the event loop (the submit_sm_resp of a read's worth of
- * submits, the receipts that follow) leaves in one write, not one syscall per PDU. The platform's
- * connector does the same (coalesceWrites in smpp-connector.ts); the rig keeps its own copy so that
- * it loads none of the code it measures.
- */
-function coalesceWrites(session) {
-  const send = session.send.bind(session);
-  let corked = false;
-  session.send = (...args) => {
-    const socket = session.socket;
-    if (!corked && socket.writable) {
-      corked = true;
-      socket.cork();
-      setImmediate(() => {
-        corked = false;
-        socket.uncork();
-      });
-    }
-    return send(...args);
-  };
-}
+// The SMSC never reads a submit_sm's text.
+keepShortMessageBytes('submit_sm');
 
 const now = () => performance.timeOrigin + performance.now();
 

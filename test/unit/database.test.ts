@@ -93,6 +93,7 @@ describe('callbacks indexes (migration 0015)', () => {
   });
 
   it('gives the index back when the migration is rolled back', async () => {
+    expect(await indexes()).not.to.include('callbacks_trunk_id_state_index');
     await db.knex.migrate.down({ migrationSource });
     expect(await indexes()).to.include('callbacks_trunk_id_state_index');
   });
