@@ -8,10 +8,17 @@
  * durability: what is lost in a crash is lost. The end-to-end rows print our rate as a ratio of
  * this one, as the submit rows do with bare Express.
  *
+ * With `durable` (a SQLite file) it is the same gateway with the least a durable one must write:
+ * one row per message in one table, inserted before the 201 and updated when the submit is
+ * answered, when the receipt comes and when each callback is delivered, every write group-committed
+ * with an fsync before what depends on it goes out (see lib/lean-store.js). No authentication, no
+ * retries or recovery, no history: it prices durability alone, with the same parts.
+ *
  * Child process over IPC, like the SMSC and the receiver: started with { smscPort, receiverPort,
- * secret, systemId, password, callbackConnections (16) }, it answers { ready, port } once bound to
- * the SMSC, and { cmd: 'stats' } with its counts (accepted, submitted, receipts, callbacks posted
- * and failed).
+ * secret, systemId, password, callbackConnections (16), durable }, it answers { ready, port } once
+ * bound to the SMSC, and { cmd: 'stats' } with its counts (accepted, submitted, receipts, callbacks
+ * posted, delivered and failed, commit rounds) and, when durable, what its table holds (`stored`)
+ * once every callback posted has been answered and recorded.
  */
 const crypto = require('node:crypto');
 const http = require('node:http');
@@ -19,24 +26,28 @@ const smpp = require('smpp');
 const { Pool } = require('undici');
 const { Worker, isMainThread, parentPort, workerData } = require('node:worker_threads');
 const { keepShortMessageBytes, coalesceWrites } = require('./lib/smpp-lean');
+const { LeanStore } = require('./lib/lean-store');
 
 if (!isMainThread) {
   // The callback thread: one undici pool to the receiver, as many connections as the platform keeps per endpoint.
   const pool = new Pool(`http://127.0.0.1:${workerData.receiverPort}`, { connections: workerData.connections, pipelining: 1 });
   let ok = 0;
   let failed = 0;
+  /** With `durable`: [message id, kind] of each callback delivered, for the store to record. */
+  let delivered = [];
   let reporting = false;
   const report = () => {
     if (reporting) return;
     reporting = true;
     setImmediate(() => {
       reporting = false;
-      parentPort.postMessage({ ok, failed });
+      parentPort.postMessage({ ok, failed, delivered });
       ok = failed = 0;
+      delivered = [];
     });
   };
   parentPort.on('message', (batch) => {
-    for (const [eventId, ts, signature, body] of batch) {
+    for (const [eventId, ts, signature, body, messageId, kind] of batch) {
       pool
         .request({
           method: 'POST',
@@ -47,6 +58,7 @@ if (!isMainThread) {
         .then(
           (res) => {
             ok++;
+            if (workerData.durable) delivered.push([messageId, kind]);
             report();
             return res.body.dump();
           },
@@ -71,11 +83,13 @@ const key = Buffer.from(String(opts.secret || 'whsec_').slice('whsec_'.length), 
 // loop that also reads a few thousand submits a second hears back from the receiver late (in a
 // trial here, about 150 callbacks a second got through while 3,000 submits a second came in, and
 // 14,000 a second once they stopped). What one turn of the loop produced goes over in one message.
-const counts = { accepted: 0, submitted: 0, receipts: 0, callbacks: 0, callbackErrors: 0 };
-const poster = new Worker(__filename, { workerData: { receiverPort: opts.receiverPort, connections: opts.callbackConnections || 16 } });
+const counts = { accepted: 0, submitted: 0, receipts: 0, posted: 0, callbacks: 0, callbackErrors: 0, rounds: 0 };
+const store = opts.durable ? new LeanStore(opts.durable, counts) : undefined;
+const poster = new Worker(__filename, { workerData: { receiverPort: opts.receiverPort, connections: opts.callbackConnections || 16, durable: !!store } });
 poster.on('message', (m) => {
   counts.callbacks += m.ok;
   counts.callbackErrors += m.failed;
+  for (const [id, kind] of m.delivered) store.write(kind === 'dlr' ? 'dlrDone' : 'statusDone', [id, new Date().toISOString()]);
 });
 poster.on('error', (err) => {
   console.error(`bare gateway: callback thread ${err.message}`);
@@ -83,6 +97,8 @@ poster.on('error', (err) => {
 });
 let outgoing = [];
 function post(type, id, destination, attributes) {
+  const kind = type === 'dlr_event' ? 'dlr' : 'status';
+  counts.posted++;
   const eventId = crypto.randomUUID();
   const body = JSON.stringify({
     data: { type, id, attributes: { destination, ...attributes } },
@@ -90,7 +106,7 @@ function post(type, id, destination, attributes) {
   });
   const ts = String(Math.floor(Date.now() / 1000));
   const signature = 'v1,' + crypto.createHmac('sha256', key).update(`${eventId}.${ts}.${body}`).digest('base64');
-  if (outgoing.push([eventId, ts, signature, body]) === 1) {
+  if (outgoing.push([eventId, ts, signature, body, id, kind]) === 1) {
     setImmediate(() => {
       poster.postMessage(outgoing);
       outgoing = [];
@@ -111,7 +127,9 @@ session.on('deliver_sm', (pdu) => {
   if (!m) return;
   bySmscId.delete(smscId);
   counts.receipts++;
-  post('dlr_event', m.id, m.destination, { status: 'delivered' });
+  const dlr = () => post('dlr_event', m.id, m.destination, { status: 'delivered' });
+  if (store) store.write('final', [smscId, 'DELIVERED', new Date().toISOString()], dlr);
+  else dlr();
 });
 session.on('error', (err) => {
   console.error(`bare gateway: SMPP ${err.message}`);
@@ -140,13 +158,21 @@ function accept(res, raw) {
   if (!a || typeof a.destination !== 'string' || typeof a.source !== 'string' || typeof a.content !== 'string') return refuse(res, 422, 'Invalid');
   const id = crypto.randomUUID();
   const m = { id, destination: a.destination };
+  if (store) store.write('accepted', [id, a.destination, a.source, a.content, new Date().toISOString()], () => send(res, m, a));
+  else send(res, m, a);
+}
+function send(res, m, a) {
+  const { id } = m;
   counts.accepted++;
   created(res, id);
   session.submit_sm({ source_addr: a.source, destination_addr: a.destination, data_coding: 0, short_message: Buffer.from(a.content, 'latin1'), registered_delivery: 1 }, (resp) => {
     if (resp.command_status !== 0) return void post('outbound_message_callbacks', id, m.destination, { status: 'failed' });
     counts.submitted++;
+    // Mapped before the write commits: the receipt's own write is queued after this one, so it finds the row.
     bySmscId.set(resp.message_id, m);
-    post('outbound_message_callbacks', id, m.destination, { status: 'sent' });
+    const status = () => post('outbound_message_callbacks', id, m.destination, { status: 'sent' });
+    if (store) store.write('submitted', [id, resp.message_id, new Date().toISOString()], status);
+    else status();
   });
 }
 const server = http.createServer((req, res) => {
@@ -157,7 +183,7 @@ const server = http.createServer((req, res) => {
 });
 server.keepAliveTimeout = 65_000;
 
-session.bind_transceiver({ system_id: opts.systemId || 'bench', password: opts.password || 'bench' }, (pdu) => {
+const bind = () => session.bind_transceiver({ system_id: opts.systemId || 'bench', password: opts.password || 'bench' }, (pdu) => {
   if (pdu.command_status !== 0) {
     console.error(`bare gateway: bind refused (${pdu.command_status})`);
     process.exit(1);
@@ -168,7 +194,24 @@ session.bind_transceiver({ system_id: opts.systemId || 'bench', password: opts.p
     else console.log(`bare gateway on http://127.0.0.1:${port}/outbound_messages`);
   });
 });
+if (store) {
+  store.open().then(bind, (err) => {
+    console.error(`bare gateway: ${err.message}`);
+    process.exit(1);
+  });
+} else bind();
 process.on('message', (m) => {
-  if (m && m.cmd === 'stats') process.send({ id: m.id, counts: { ...counts } });
+  if (m && m.cmd === 'stats') {
+    if (!store) return void process.send({ id: m.id, counts: { ...counts } });
+    settled().then(() => store.summary()).then((stored) => process.send({ id: m.id, counts: { ...counts }, stored }));
+  }
 });
 process.on('disconnect', () => process.exit(0));
+
+/** Resolves once every callback posted has been answered and every write is committed (or after 5 s). */
+async function settled() {
+  for (let waited = 0; waited < 5000; waited += 20) {
+    if (counts.callbacks + counts.callbackErrors === counts.posted && store.idle) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

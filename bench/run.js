@@ -400,26 +400,38 @@ async function main() {
       }
     }
 
-    // 3b. The stack's own end-to-end ceiling: node:http, the smpp client and undici with nothing kept.
+    // 3b. The stack's own end-to-end ceiling: node:http, the smpp client and undici with nothing kept,
+    // then the same with the least a durable gateway writes (one row per message, group-committed).
     if (want('ceiling')) {
-      const secret = `whsec_${crypto.randomBytes(24).toString('base64')}`;
-      const gw = await forkHelper('bare-gateway.js', { smscPort: smsc.port, receiverPort: rx.port, secret, systemId: 'bench', password: 'bench' });
-      try {
-        rx.send({ cmd: 'secret', secret, every: SMOKE ? 1 : 20 });
-        const targets = [
-          {
-            host: '127.0.0.1',
-            port: gw.port,
-            request: (dest) => {
-              const body = singleBody(dest);
-              return { method: 'POST', path: '/outbound_messages', headers: { 'content-type': 'application/vnd.api+json', 'content-length': Buffer.byteLength(body) }, body };
+      for (const [key, label, durable] of [
+        ['bare', 'bare gateway (no database)', false],
+        ['bareDurable', 'bare gateway, durable (one table)', true],
+      ]) {
+        const secret = `whsec_${crypto.randomBytes(24).toString('base64')}`;
+        const dir = durable ? fs.mkdtempSync(path.join(os.tmpdir(), 'bench-lean-')) : undefined;
+        const gw = await forkHelper('bare-gateway.js', { smscPort: smsc.port, receiverPort: rx.port, secret, systemId: 'bench', password: 'bench', ...(dir ? { durable: path.join(dir, 'lean.sqlite3') } : {}) });
+        try {
+          rx.send({ cmd: 'secret', secret, every: SMOKE ? 1 : 20 });
+          const targets = [
+            {
+              host: '127.0.0.1',
+              port: gw.port,
+              request: (dest) => {
+                const body = singleBody(dest);
+                return { method: 'POST', path: '/outbound_messages', headers: { 'content-type': 'application/vnd.api+json', 'content-length': Buffer.byteLength(body) }, body };
+              },
             },
-          },
-        ];
-        R.e2e.bare = await e2eSeries('bare gateway (no database)', { targets, pids: [gw.pid], smsc, rx });
-      } finally {
-        rx.send({ cmd: 'secret', secret: undefined, every: 0 });
-        await gw.stop();
+          ];
+          R.e2e[key] = await e2eSeries(label, { targets, pids: [gw.pid], smsc, rx });
+          if (durable) {
+            const st = await gw.call({ cmd: 'stats' });
+            R.e2e[key].store = { rounds: st.counts.rounds, ...st.stored };
+          }
+        } finally {
+          rx.send({ cmd: 'secret', secret: undefined, every: 0 });
+          await gw.stop();
+          if (dir) fs.rmSync(dir, { recursive: true, force: true });
+        }
       }
     } else R.skipped.ceiling = 'not selected (--only)';
 

@@ -46,15 +46,21 @@ describe('benchmark harness (smoke mode)', function () {
       }
       expect(r.bulk.messagesPerS).to.be.above(0);
       const runs = Object.entries<any>(r.e2e).flatMap(([system, e]) => e.attempts.map((a: any) => ({ system, ...a })));
-      // Ours, and the stack's ceiling (bench/bare-gateway.js) whose rate ours is printed against.
-      expect(runs.map((a) => a.system)).to.include.members(['ours', 'bare']);
+      // Ours, and the stack's ceilings (bench/bare-gateway.js, without and with a database) whose rates ours is printed against.
+      expect(runs.map((a) => a.system)).to.include.members(['ours', 'bare', 'bareDurable']);
       for (const a of runs) {
         expect(a.accepted, a.system).to.be.above(0);
         expect(a.missingStatus, `${a.system}: accepted messages without a status callback`).to.equal(0);
         expect(a.missingDlr, `${a.system}: accepted messages without a DLR callback`).to.equal(0);
         expect(a.badSignatures, a.system).to.equal(0);
       }
-      for (const system of ['ours', 'bare']) expect(runs.filter((a) => a.system === system).every((a) => a.verifiedSignatures > 0), system).to.equal(true);
+      for (const system of ['ours', 'bare', 'bareDurable']) expect(runs.filter((a) => a.system === system).every((a) => a.verifiedSignatures > 0), system).to.equal(true);
+      // The durable gateway wrote every message it accepted, and took each through to both callbacks recorded.
+      const stored = r.e2e.bareDurable.store;
+      const accepted = runs.filter((a) => a.system === 'bareDurable').reduce((n, a) => n + a.accepted, 0);
+      expect(stored.messages, JSON.stringify(stored)).to.be.at.least(accepted);
+      expect(stored.rounds, JSON.stringify(stored)).to.be.above(0);
+      for (const k of ['delivered', 'statusCallbacks', 'dlrCallbacks']) expect(stored[k], `${k}: ${JSON.stringify(stored)}`).to.equal(stored.messages);
       if (r.skipped.kannel) console.log(`    Kannel skipped: ${r.skipped.kannel}`);
       else expect(runs.map((a) => a.system)).to.include('kannel');
       const md = fs.readFileSync(out, 'utf8');
