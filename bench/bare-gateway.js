@@ -166,6 +166,7 @@ function send(res, m, a) {
   counts.accepted++;
   created(res, id);
   session.submit_sm({ source_addr: a.source, destination_addr: a.destination, data_coding: 0, short_message: Buffer.from(a.content, 'latin1'), registered_delivery: 1 }, (resp) => {
+    // The bench SMSC accepts every submit; a refusal is reported but, in durable mode, not recorded.
     if (resp.command_status !== 0) return void post('outbound_message_callbacks', id, m.destination, { status: 'failed' });
     counts.submitted++;
     // Mapped before the write commits: the receipt's own write is queued after this one, so it finds the row.
