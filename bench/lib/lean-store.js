@@ -115,4 +115,4 @@ class LeanStore {
   }
 }
 
-module.exports = { LeanStore, WRITES };
+module.exports = { LeanStore };
