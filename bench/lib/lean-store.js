@@ -6,18 +6,20 @@
  * Two small indexes: the SMSC's message id, to find a receipt's message, and a partial one over
  * what a restart would have to pick up again (unsent messages, undelivered callbacks).
  *
- * Group commit as the platform does it on SQLite: one connection in WAL mode with
- * `synchronous = FULL`; writes queued while a round runs go in the next one; a round is BEGIN, one
- * prepared statement per kind of write with its rows as one JSON parameter, and COMMIT; what
- * depends on a write (the 201, the submit_sm, a callback) goes out once its COMMIT has returned.
- * Statements run one after another, in the order of a message's life, so a receipt's update in the
- * same round as its submit's finds the row already mapped.
+ * Group commit as the platform does it on SQLite (control-plane/src/db/sqlite-client.ts): one
+ * better-sqlite3 connection in WAL mode; writes queued while a round runs go in the next one; a
+ * round is BEGIN, one prepared statement per write, COMMIT, run synchronously, then an fdatasync
+ * of the WAL on the thread pool (`synchronous = NORMAL` plus that fdatasync is FULL's guarantee
+ * without its fsync on the event loop); what depends on a write (the 201, the submit_sm, a callback)
+ * goes out once that fdatasync has returned. Checkpoints as the platform runs them would need a
+ * thread; here SQLite's own automatic checkpoint runs inside a COMMIT now and then. Statements run
+ * in the order of a message's life, so a receipt's update in the same round as its submit's finds
+ * the row already mapped.
  */
-const sqlite3 = require('sqlite3');
+const fs = require('node:fs');
+const BetterSqlite3 = require('better-sqlite3');
 
 const SCHEMA = [
-  'PRAGMA journal_mode = WAL',
-  'PRAGMA synchronous = FULL',
   'create table if not exists messages (' +
     'id text primary key, destination text not null, source text not null, content text not null, ' +
     'status text not null, smsc_id text, created_at text not null, submitted_at text, final_status text, final_at text, ' +
@@ -26,17 +28,16 @@ const SCHEMA = [
   "create index if not exists messages_todo on messages (created_at) where status = 'accepted' or status_cb = 'pending' or dlr_cb = 'pending'",
 ];
 
-const col = (i) => `json_extract(value, '$[${i}]')`;
-const rows = (...names) => `(select ${names.map((n, i) => `${col(i)} as ${n}`).join(', ')} from json_each(?)) as w`;
-
-/** The writes, in the order a message goes through them; each takes its rows as one JSON array. */
+/** The writes, in the order a message goes through them; each takes one row's values (the key, then the values). */
 const WRITES = {
-  accepted: `insert into messages (id, destination, source, content, status, created_at) select ${col(0)}, ${col(1)}, ${col(2)}, ${col(3)}, 'accepted', ${col(4)} from json_each(?) order by key`,
-  submitted: `update messages set status = 'submitted', smsc_id = w.smsc_id, submitted_at = w.at, status_cb = 'pending' from ${rows('id', 'smsc_id', 'at')} where messages.id = w.id and messages.status = 'accepted'`,
-  final: `update messages set status = 'delivered', final_status = w.final_status, final_at = w.at, dlr_cb = 'pending' from ${rows('smsc_id', 'final_status', 'at')} where messages.smsc_id = w.smsc_id and messages.status = 'submitted'`,
-  statusDone: `update messages set status_cb = 'delivered', status_cb_at = w.at from ${rows('id', 'at')} where messages.id = w.id and messages.status_cb = 'pending'`,
-  dlrDone: `update messages set dlr_cb = 'delivered', dlr_cb_at = w.at from ${rows('id', 'at')} where messages.id = w.id and messages.dlr_cb = 'pending'`,
+  accepted: "insert into messages (id, destination, source, content, status, created_at) values (?, ?, ?, ?, 'accepted', ?)",
+  submitted: "update messages set status = 'submitted', smsc_id = ?, submitted_at = ?, status_cb = 'pending' where id = ? and status = 'accepted'",
+  final: "update messages set status = 'delivered', final_status = ?, final_at = ?, dlr_cb = 'pending' where smsc_id = ? and status = 'submitted'",
+  statusDone: "update messages set status_cb = 'delivered', status_cb_at = ? where id = ? and status_cb = 'pending'",
+  dlrDone: "update messages set dlr_cb = 'delivered', dlr_cb_at = ? where id = ? and dlr_cb = 'pending'",
 };
+/** An insert binds the row as it is; an update's key comes last in its SQL. */
+const bind = (kind, [key, ...values]) => (kind === 'accepted' ? [key, ...values] : [...values, key]);
 const ORDER = Object.keys(WRITES);
 
 class LeanStore {
@@ -51,16 +52,17 @@ class LeanStore {
   }
 
   async open() {
-    this.db = await new Promise((resolve, reject) => {
-      const db = new sqlite3.Database(this.file, (err) => (err ? reject(err) : resolve(db)));
-    });
-    for (const sql of SCHEMA) await this.exec(sql);
+    this.db = new BetterSqlite3(this.file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    for (const sql of SCHEMA) this.db.exec(sql);
+    this.wal = fs.openSync(`${this.file}-wal`, 'r');
     this.begin = this.db.prepare('BEGIN');
     this.commit = this.db.prepare('COMMIT');
     this.statements = Object.fromEntries(ORDER.map((k) => [k, this.db.prepare(WRITES[k])]));
   }
 
-  /** Queues a row of `kind`; `then` runs once it is committed. */
+  /** Queues a row of `kind`; `then` runs once it is committed and on disk. */
   write(kind, row, then) {
     this.queued.get(kind).push(row);
     if (then) this.after.push(then);
@@ -72,15 +74,16 @@ class LeanStore {
     this.running = true;
     try {
       while (this.pending > 0) {
-        await this.run(this.begin, []);
-        // Taken once BEGIN has returned: what arrived during its round trip goes too.
         const batches = ORDER.map((k) => [k, this.queued.get(k)]).filter(([, r]) => r.length > 0);
         for (const k of ORDER) this.queued.set(k, []);
         const after = this.after;
         this.after = [];
         this.pending = 0;
-        for (const [k, r] of batches) await this.run(this.statements[k], [JSON.stringify(r)]);
-        await this.run(this.commit, []);
+        this.begin.run();
+        for (const [k, rows] of batches) for (const r of rows) this.statements[k].run(...bind(k, r));
+        this.commit.run();
+        // Durable before anything that depends on it goes out; what arrives meanwhile waits for the next round.
+        await new Promise((resolve, reject) => fs.fdatasync(this.wal, (err) => (err ? reject(err) : resolve())));
         this.counts.rounds++;
         for (const f of after) f();
       }
@@ -103,15 +106,7 @@ class LeanStore {
     const sql =
       "select count(*) as messages, coalesce(sum(status = 'delivered'), 0) as delivered, " +
       "coalesce(sum(status_cb = 'delivered'), 0) as statusCallbacks, coalesce(sum(dlr_cb = 'delivered'), 0) as dlrCallbacks from messages";
-    return new Promise((resolve, reject) => this.db.get(sql, (err, row) => (err ? reject(err) : resolve(row))));
-  }
-
-  run(statement, params) {
-    return new Promise((resolve, reject) => statement.run(params, (err) => (err ? reject(err) : resolve())));
-  }
-
-  exec(sql) {
-    return new Promise((resolve, reject) => this.db.exec(sql, (err) => (err ? reject(err) : resolve())));
+    return Promise.resolve(this.db.prepare(sql).get());
   }
 }
 

@@ -2,19 +2,23 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
+import BetterSqlite3 from 'better-sqlite3';
 import { Database, openDatabase } from '../../control-plane/src/db/database';
 import { migrationSource } from '../../control-plane/src/db/migrations';
 
 /*
- * knex begins and ends each transaction with statements of its own. On SQLite those run through
- * statements prepared once per connection (a commit round used to pay a prepare on the driver's
- * thread and a finalize on the main thread for each). Commits, rollbacks and the next transaction
- * after either must behave as before.
+ * The embedded database runs on better-sqlite3 with `synchronous = NORMAL` and makes every commit
+ * durable itself: an fdatasync of the WAL file, off the main thread, before the commit's caller
+ * hears back (control-plane/src/db/sqlite-client.ts). These tests hold fdatasync back to see that no
+ * commit is acknowledged before its sync, that commits waiting meanwhile share the next one, that
+ * reads and rollbacks sync nothing, and that each statement is prepared once per connection.
  */
-describe('SQLite transaction control (prepared BEGIN, COMMIT, ROLLBACK)', () => {
+describe('SQLite driver: statements prepared once, commits durable before they are acknowledged', () => {
   let dir: string;
   let db: Database;
   let prepares: string[];
+  let syncs: Array<{ file: string; release(): void }>;
+  const realFdatasync = fs.fdatasync;
 
   beforeEach(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'database-'));
@@ -30,15 +34,29 @@ describe('SQLite transaction control (prepared BEGIN, COMMIT, ROLLBACK)', () => 
       return prepare(sql, ...rest);
     };
     await client.releaseConnection(conn);
+    syncs = [];
   });
   afterEach(async () => {
+    (fs as { fdatasync: typeof fs.fdatasync }).fdatasync = realFdatasync;
     await db.close();
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  /** From here on every fdatasync waits until the test releases it; `syncs` lists them. */
+  const holdSyncs = () => {
+    (fs as { fdatasync: unknown }).fdatasync = (fd: number, cb: (err: NodeJS.ErrnoException | null) => void) => {
+      syncs.push({ file: fs.readlinkSync(`/proc/self/fd/${fd}`), release: () => realFdatasync(fd, cb) });
+    };
+  };
+  const settledWithin = async (p: Promise<unknown>, ms = 50) => {
+    let done = false;
+    void p.then(() => (done = true), () => (done = true));
+    await new Promise((r) => setTimeout(r, ms));
+    return done;
+  };
   const keys = async () => (await db.knex('t').orderBy('k')).map((r: { k: string }) => r.k);
 
-  it('commits and rolls back, preparing each control statement once for many transactions', async () => {
+  it('commits and rolls back, preparing each statement once for many transactions', async () => {
     for (const k of ['a', 'b', 'c']) await db.knex.transaction((trx) => trx('t').insert({ k }));
     for (const k of ['x', 'y']) {
       const failed = await db.knex
@@ -55,14 +73,52 @@ describe('SQLite transaction control (prepared BEGIN, COMMIT, ROLLBACK)', () => 
     await db.knex.transaction((trx) => trx('t').insert({ k: 'e' }));
 
     expect(await keys()).to.deep.equal(['a', 'b', 'c', 'e']);
-    expect(prepares.filter((s) => s === 'BEGIN;')).to.have.length(1);
-    expect(prepares.filter((s) => s === 'COMMIT;')).to.have.length(1);
-    expect(prepares.filter((s) => s === 'ROLLBACK')).to.have.length(1);
+    for (const sql of ['BEGIN;', 'COMMIT;', 'ROLLBACK', 'insert into `t` (`k`) values (?)']) expect(prepares.filter((s) => s === sql), sql).to.have.length(1);
   });
 
-  it('leaves other statements to the driver as before', async () => {
+  it('does not acknowledge a commit before an fdatasync of the WAL that started after it', async () => {
+    holdSyncs();
+    const commit = db.knex.transaction((trx) => trx('t').insert({ k: 'a' }));
+    expect(await settledWithin(commit)).to.equal(false);
+    expect(syncs).to.have.length(1);
+    expect(syncs[0]!.file).to.equal(`${fs.realpathSync(path.join(dir, 'test.sqlite3'))}-wal`);
+    // Committed (another connection sees it), only not acknowledged yet.
+    const other = new BetterSqlite3(path.join(dir, 'test.sqlite3'), { readonly: true });
+    expect(other.prepare('select k from t').all()).to.deep.equal([{ k: 'a' }]);
+    other.close();
+    syncs[0]!.release();
+    await commit;
+  });
+
+  it('makes a write outside a transaction durable too, and lets commits that end during one sync share the next', async () => {
+    holdSyncs();
+    const first = Promise.resolve(db.knex('t').insert({ k: 'a' }));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(syncs).to.have.length(1);
+    // Three more commits while the first sync runs: they wait for one more, not three.
+    const more = ['b', 'c', 'd'].map((k) => Promise.resolve(db.knex('t').insert({ k })));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(syncs).to.have.length(1);
+    syncs[0]!.release();
+    await first;
+    await new Promise((r) => setTimeout(r, 20));
+    expect(syncs).to.have.length(2);
+    expect(await settledWithin(Promise.all(more))).to.equal(false);
+    syncs[1]!.release();
+    await Promise.all(more);
+    expect(await keys()).to.deep.equal(['a', 'b', 'c', 'd']);
+  });
+
+  it('syncs nothing for reads and rolled-back transactions', async () => {
+    holdSyncs();
+    await db.knex('t').select();
     await db.knex.raw('select 1 as one');
-    expect(prepares).to.deep.equal([]);
+    await db.knex.transaction(async (trx) => {
+      await trx('t').insert({ k: 'gone' });
+      throw new Error('abort');
+    }).catch(() => undefined);
+    expect(syncs).to.deep.equal([]);
+    expect(await keys()).to.deep.equal([]);
   });
 });
 

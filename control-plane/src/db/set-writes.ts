@@ -1,5 +1,5 @@
 import { Knex } from 'knex';
-import { jsonRowsInsert, runsSideBySide, SharedColumns } from './database';
+import { runsSideBySide, SharedColumns, sqliteInsert } from './database';
 
 /**
  * Helpers for writing a whole group-commit batch in a few statements instead of one per row: on
@@ -81,8 +81,8 @@ const insertSql = new Map<string, string>();
 export function insertValues(trx: Knex.Transaction, table: string, columns: readonly string[], rows: ReadonlyArray<ReadonlyArray<unknown>>, shared?: SharedColumns): Statement[] {
   const out: Statement[] = [];
   if (rows.length === 0) return out;
-  const json = jsonRowsInsert(trx, table, columns, rows, shared);
-  if (json) return [json];
+  const sqlite = sqliteInsert(trx, table, columns, rows, shared);
+  if (sqlite) return [sqlite];
   if (shared) {
     columns = [...columns, ...shared.columns];
     rows = rows.map((r) => [...r, ...shared.values]);
