@@ -10,7 +10,8 @@ const crypto = require('node:crypto');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { closedLoop, paced, now } = require('./lib/load');
+const { closedLoop, now } = require('./lib/load');
+const { startRig, paced } = require('./lib/rig');
 const { ensureKannel, startKannel, stopKannel, sendsmsPath } = require('./lib/kannel');
 const { startPostgres } = require('./lib/postgres');
 const { ROOT, MAIN_JS, forkHelper, freePort, startPlatform, RssSampler, sleep, sh } = require('./lib/procs');
@@ -206,10 +207,12 @@ async function submitSeries(label, targets, pids, concurrency = CFG.concurrency,
  * final DLR callback. Backlog (accepted minus DLR callbacks received) is sampled every second.
  */
 async function e2eRun(label, { targets, pids, smsc, rx, rate, durationS, prefix }) {
-  smsc.send({ cmd: 'record', on: true });
-  rx.send({ cmd: 'record', on: true, prefix });
-  await Promise.all([smsc.call({ cmd: 'stats' }), rx.call({ cmd: 'stats' })]);
+  smsc.record(prefix);
+  rx.record(prefix);
+  await Promise.all([smsc.call('stats'), rx.call('stats')]);
   const rss = new RssSampler(pids);
+  // The rig's own CPU (SMSC, receiver, load generator): taken from the same two cores as the systems measured.
+  const rig = new RssSampler([smsc.pid, rx.pid]);
   const series = [];
   const t0 = now();
   const load = await paced({
@@ -217,25 +220,27 @@ async function e2eRun(label, { targets, pids, smsc, rx, rate, durationS, prefix 
     rate,
     durationS,
     connections: CFG.e2eConnections,
-    destination: (i) => prefix + String(i).padStart(8, '0'),
+    prefix,
     tick: (s, counts) => {
       // Issued, not answered: requests queued in front of a slow server are backlog too.
       const issued = counts.issued;
-      void rx.call({ cmd: 'stats' }).then((st) => series.push({ t: s, accepted: issued, status: st.counts.status, dlr: st.counts.dlr }));
+      void rx.call('stats').then((st) => series.push({ t: s, accepted: issued, status: st.counts.status, dlr: st.counts.dlr }));
     },
   });
   const loadEnd = now();
   let st;
   const deadline = Date.now() + CFG.drainTimeoutS * 1000;
   for (;;) {
-    st = await rx.call({ cmd: 'stats' });
+    st = await rx.call('stats');
     if ((st.counts.dlr >= load.counts.ok && st.counts.status >= load.counts.ok) || Date.now() > deadline) break;
     await sleep(50);
   }
   const drainSeconds = (now() - loadEnd) / 1000;
   const peakRssBytes = rss.stop();
   const cpuSeconds = rss.cpuSeconds;
-  const [sm, rxd, smStats] = await Promise.all([smsc.call({ cmd: 'dump' }), rx.call({ cmd: 'dump' }), smsc.call({ cmd: 'stats' })]);
+  rig.stop();
+  const rigCpuSeconds = rig.cpuSeconds + (load.cpuSeconds || 0);
+  const [sm, rxd, smStats] = await Promise.all([smsc.call('dump'), rx.call('dump'), smsc.call('stats')]);
   const receiptAt = new Map(sm.receipts);
   const statusAt = new Map(rxd.status);
   const dlrAt = new Map(rxd.dlr);
@@ -257,8 +262,8 @@ async function e2eRun(label, { targets, pids, smsc, rx, rate, durationS, prefix 
     }
   }
   // Callbacks per second while the load ran, after the first quarter (ramp-up) of it.
-  const from = t0 + durationS * 250;
-  const to = t0 + durationS * 1000;
+  const from = (load.t0 || t0) + durationS * 250;
+  const to = (load.t0 || t0) + durationS * 1000;
   let inWindow = 0;
   for (const t of dlrAt.values()) if (t >= from && t <= to) inWindow++;
   const second = series.filter((p) => p.t > durationS / 2).map((p) => [p.t, p.accepted - p.dlr]);
@@ -297,6 +302,7 @@ async function e2eRun(label, { targets, pids, smsc, rx, rate, durationS, prefix 
     complete,
     peakRssBytes,
     cpuMsPerMsg: load.counts.ok ? (cpuSeconds * 1000) / load.counts.ok : NaN,
+    rigCpuMsPerMsg: load.counts.ok ? (rigCpuSeconds * 1000) / load.counts.ok : NaN,
     loadavg: loadavg(),
     failures: load.failures,
   };
@@ -307,7 +313,7 @@ async function e2eRun(label, { targets, pids, smsc, rx, rate, durationS, prefix 
   log(
     `${label} e2e @${rate}/s: accepted ${res.acceptedRate.toFixed(0)}/s, DLR callbacks ${res.callbackRate.toFixed(0)}/s, ` +
       `receipt→callback p50 ${res.receiptToCallbackP50.toFixed(1)} p99 ${res.receiptToCallbackP99.toFixed(1)} ms, submit p99 ${res.submitP99.toFixed(1)} ms, ` +
-      `backlog +${growth.toFixed(0)}/s, drain ${drainSeconds.toFixed(1)} s, missing ${missingStatus}/${missingDlr}, ${res.cpuMsPerMsg.toFixed(3)} CPU ms/msg, ${res.sustained ? 'sustained' : 'NOT sustained'} (load ${res.loadavg})`,
+      `backlog +${growth.toFixed(0)}/s, drain ${drainSeconds.toFixed(1)} s, missing ${missingStatus}/${missingDlr}, ${res.cpuMsPerMsg.toFixed(3)} CPU ms/msg (rig ${res.rigCpuMsPerMsg.toFixed(3)}), ${res.sustained ? 'sustained' : 'NOT sustained'} (load ${res.loadavg})`,
   );
   if (!complete) R.problems.push(`${label} e2e @${rate}/s: ${missingStatus} status and ${missingDlr} DLR callbacks missing after ${drainSeconds.toFixed(0)} s`);
   if (res.badSignatures) R.problems.push(`${label} e2e: ${res.badSignatures} callbacks with a bad signature`);
@@ -361,8 +367,8 @@ async function e2eSeries(label, opts) {
 async function main() {
   log(`machine: ${R.machine.nproc} CPUs (${R.machine.cpu}), ${R.machine.memoryGiB} GiB, ${R.machine.node}; load average ${R.load.start}${SMOKE ? ' — smoke mode' : ''}`);
   if (!fs.existsSync(MAIN_JS)) throw new Error(`${MAIN_JS} is missing: run \`npm run build\` first (npm run bench does)`);
-  const smsc = await forkHelper('smsc.js', { systemId: 'bench', password: 'bench' });
-  const rx = await forkHelper('receiver.js', {});
+  const smsc = await startRig('smsc', { systemId: 'bench', password: 'bench' });
+  const rx = await startRig('receiver');
   const cleanups = [() => smsc.stop(), () => rx.stop()];
   try {
     // 1. Submit: bare Express, then ours on SQLite (API only: delivery paused, as for Kannel below).
@@ -391,11 +397,11 @@ async function main() {
     if (want('e2e')) {
       const ours = await ourStack({ label: 'e2e', workers: true, smscPort: smsc.port, receiverPort: rx.port });
       try {
-        rx.send({ cmd: 'secret', secret: ours.secret, every: SMOKE ? 1 : 20 });
-        await waitFor('the SMPP bind', async () => (await smsc.call({ cmd: 'stats' })).counts.binds >= 1);
+        rx.secret(ours.secret, SMOKE ? 1 : 20);
+        await waitFor('the SMPP bind', async () => (await smsc.call('stats')).counts.binds >= 1);
         R.e2e.ours = await e2eSeries('ours (SQLite)', { targets: ours.pacedTargets(), pids: ours.pids, smsc, rx });
       } finally {
-        rx.send({ cmd: 'secret', secret: undefined, every: 0 });
+        rx.secret(undefined, 0);
         await ours.stop();
       }
     }
@@ -411,7 +417,7 @@ async function main() {
         const dir = durable ? fs.mkdtempSync(path.join(os.tmpdir(), 'bench-lean-')) : undefined;
         const gw = await forkHelper('bare-gateway.js', { smscPort: smsc.port, receiverPort: rx.port, secret, systemId: 'bench', password: 'bench', ...(dir ? { durable: path.join(dir, 'lean.sqlite3') } : {}) });
         try {
-          rx.send({ cmd: 'secret', secret, every: SMOKE ? 1 : 20 });
+          rx.secret(secret, SMOKE ? 1 : 20);
           const targets = [
             {
               host: '127.0.0.1',
@@ -428,7 +434,7 @@ async function main() {
             R.e2e[key].store = { rounds: st.counts.rounds, ...st.stored };
           }
         } finally {
-          rx.send({ cmd: 'secret', secret: undefined, every: 0 });
+          rx.secret(undefined, 0);
           await gw.stop();
           if (dir) fs.rmSync(dir, { recursive: true, force: true });
         }
@@ -517,11 +523,11 @@ async function main() {
             const db = await freshPgDatabase(pg.url, 'e2e');
             const ours = await ourStack({ label: 'pg-e2e', databaseUrl: db, instances: 2, workers: true, smscPort: smsc.port, receiverPort: rx.port });
             try {
-              rx.send({ cmd: 'secret', secret: ours.secret, every: SMOKE ? 1 : 20 });
-              await waitFor('both SMPP binds', async () => (await smsc.call({ cmd: 'stats' })).counts.binds >= 2 + (R.e2e.ours ? 1 : 0) + (R.e2e.bare ? 1 : 0) + (R.e2e.kannel ? 1 : 0) + (R.e2e.kannelStore ? 1 : 0));
+              rx.secret(ours.secret, SMOKE ? 1 : 20);
+              await waitFor('both SMPP binds', async () => (await smsc.call('stats')).counts.binds >= 2 + (R.e2e.ours ? 1 : 0) + (R.e2e.bare ? 1 : 0) + (R.e2e.kannel ? 1 : 0) + (R.e2e.kannelStore ? 1 : 0));
               R.e2e.pg = await e2eSeries('ours (PostgreSQL, 2 instances)', { targets: ours.pacedTargets(), pids: ours.pids, smsc, rx });
             } finally {
-              rx.send({ cmd: 'secret', secret: undefined, every: 0 });
+              rx.secret(undefined, 0);
               await ours.stop();
             }
           }

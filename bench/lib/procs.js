@@ -41,7 +41,7 @@ async function stopChild(child, graceMs = 8000) {
   clearTimeout(t);
 }
 
-/** A helper script (smsc.js, receiver.js, bare-express.js) forked with IPC; resolves once it reports its port. */
+/** A helper script (bare-express.js, bare-gateway.js) forked with IPC; resolves once it reports its port. */
 function forkHelper(script, options = {}) {
   const child = track(fork(path.join(ROOT, 'bench', script), [JSON.stringify(options)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' }));
   let nextId = 1;

@@ -91,6 +91,7 @@ function e2eRows(R) {
         `${a.accepted - a.missingStatus}+${a.accepted - a.missingDlr} of ${a.accepted}+${a.accepted}`,
         String(a.duplicates),
         fmt(a.cpuMsPerMsg, 3),
+        fmt(a.rigCpuMsPerMsg, 3),
         MB(a.peakRssBytes),
       ]);
     }
@@ -98,7 +99,7 @@ function e2eRows(R) {
   return rows;
 }
 
-const E2E_HEAD = ['System', 'Offered/s', 'Accepted/s', 'DLR callbacks/s', 'Sustained', 'Backlog growth', 'Drain', 'Receipt→callback p50 / p99', 'Submit→status cb p50 / p99', 'Submit→DLR cb p50 / p99', 'Submit p50 / p99 (under load)', 'Callbacks (status+DLR)', 'Dup.', 'CPU ms/msg', 'Peak RSS'];
+const E2E_HEAD = ['System', 'Offered/s', 'Accepted/s', 'DLR callbacks/s', 'Sustained', 'Backlog growth', 'Drain', 'Receipt→callback p50 / p99', 'Submit→status cb p50 / p99', 'Submit→DLR cb p50 / p99', 'Submit p50 / p99 (under load)', 'Callbacks (status+DLR)', 'Dup.', 'CPU ms/msg', 'Rig CPU ms/msg', 'Peak RSS'];
 const SUBMIT_HEAD = ['System', 'Conc.', 'Accepted msg/s', 'p50', 'p99', 'Failed', 'CPU ms/msg', 'Peak RSS', 'vs bare', 'vs Kannel'];
 
 function ratios(R) {
@@ -178,7 +179,7 @@ function renderReport(R) {
       ['Load average (1/5/15 min) at start → end', `${R.load.start} → ${R.load.end}`],
     ]),
     '',
-    'Everything runs on this one machine: the load generator (the benchmark process: autocannon for closed-loop runs, an open-loop paced generator on raw-socket HTTP/1.1 for end-to-end runs), the system under test, the SMPP SMSC (bench/smsc.js, its own process) and the callback receiver (bench/receiver.js, raw-socket HTTP/1.1, its own process).',
+    'Everything runs on this one machine: the system under test and the rig. The rig is autocannon (in the benchmark process) for the closed-loop submit runs, and for the end-to-end runs three C programs of bench/rig, each its own process: the open-loop load generator, the SMPP SMSC and the callback receiver. The rig takes its CPU from the same two cores as the systems it measures; the end-to-end table gives what it used per message ("Rig CPU ms/msg").',
     '',
     '## Commands',
     '',
@@ -192,7 +193,7 @@ function renderReport(R) {
     '',
     '## Submit',
     '',
-    '`POST /outbound_messages` with HTTP Basic credentials, the trunk\'s IP allow-list (127.0.0.0/8) and the 201 sent only after the message row is committed (SQLite `synchronous=FULL`, WAL, group commit; PostgreSQL default `fsync`/`synchronous_commit`). Delivery is paused for the submit runs on both sides — our instances run with `WORKERS=false`, Kannel\'s SMPP bind points at a closed port so bearerbox queues what smsbox accepts (`sendsms` without DLRs) — so these rows measure the accept path alone.',
+    '`POST /outbound_messages` with HTTP Basic credentials, the trunk\'s IP allow-list (127.0.0.0/8) and the 201 sent only after the message row is committed and on disk (SQLite: WAL, group commit, the WAL fdatasync\'d before any caller hears back, as `synchronous=FULL` would but off the event loop; PostgreSQL: default `fsync`/`synchronous_commit`). Delivery is paused for the submit runs on both sides — our instances run with `WORKERS=false`, Kannel\'s SMPP bind points at a closed port so bearerbox queues what smsbox accepts (`sendsms` without DLRs) — so these rows measure the accept path alone.',
     '',
     '"CPU ms/msg" is the CPU time (user + system, every thread) the system under test used per accepted message during the measured runs, read from /proc: unlike throughput and latency it stays comparable when other work shares the machine.',
     '',
@@ -205,9 +206,9 @@ function renderReport(R) {
     '',
     'Open-loop submits at a fixed rate (each request a new destination, so every message is followed to its callbacks) → SMPP `submit_sm` to the bench SMSC → `deliver_sm` receipt at once → status callback and final DLR callback to the receiver (ours: signed JSON:API POSTs, every 20th signature verified; Kannel: `dlr-mask=27` GETs, type 8 and type 1). Receipt→callback runs from the SMSC writing the receipt to the receiver reading the DLR callback. "Sustained" means every callback arrived, the server kept pace with the offered rate (submits accepted at ≥ 97 % of it over the time the load took, DLR callbacks at ≥ 90 % of it after the first quarter), the backlog (requests issued minus DLR callbacks) did not grow over the second half of the run (slope under 5 % of the rate) and it drained within 5 s. Each system starts at the target rate, then goes up 25 % while every rate held, down to 90 % of what actually flowed while none did, and halfway between the highest rate that held and the lowest that did not (up to the number of steps set).',
     '',
-    '"bare gateway (no database)" is the stack\'s own ceiling end to end, as bare Express is for submit: bench/bare-gateway.js, built from the parts our send path is built from (node:http, the npm `smpp` client, undici on a callback thread), answers the 201 as soon as it has read the body and keeps nothing but a map in memory — no authentication, no database, no retries, no durability. It bounds what ours, which does all of that with the same parts, can reach on this machine with this rig; it is not a bound on every possible design.',
+    '"bare gateway (no database)" is the stack\'s own ceiling end to end, as bare Express is for submit: bench/bare-gateway.js, built from the parts our send path is built from (node:http, the npm `smpp` client, undici on a callback thread; durable: better-sqlite3), answers the 201 as soon as it has read the body and keeps nothing but a map in memory — no authentication, no database, no retries, no durability. It bounds what ours, which does all of that with the same parts, can reach on this machine with this rig; it is not a bound on every possible design.',
     '',
-    '"bare gateway, durable (one table)" is the same gateway with the least a durable one writes (bench/lib/lean-store.js): one row per message in one SQLite table (WAL, `synchronous = FULL`, as ours), inserted before the 201 and updated when the submit is answered, when the receipt comes and when each callback is delivered, every write group-committed with an fsync before what depends on it goes out. Still no authentication, retries, recovery or history. What it costs over the row above is what durability itself costs this stack here.',
+    '"bare gateway, durable (one table)" is the same gateway with the least a durable one writes (bench/lib/lean-store.js): one row per message in one SQLite table (better-sqlite3, WAL, the WAL fdatasync\'d after each round, as ours), inserted before the 201 and updated when the submit is answered, when the receipt comes and when each callback is delivered, every write group-committed and on disk before what depends on it goes out. Still no authentication, retries, recovery or history. What it costs over the row above is what durability itself costs this stack here.',
     '',
     md(E2E_HEAD, e2eRows(R)),
     '',
