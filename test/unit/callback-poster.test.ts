@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import pino from 'pino';
 import { CallbackPoster } from '../../control-plane/src/callbacks/callback-poster';
+import { generateCallbackSecret, verifyCallback } from '../../control-plane/src/callbacks/signing';
 
 /*
  * The callback thread: posts go to a worker thread in batches and come back as results; a refused
@@ -155,4 +156,32 @@ describe('CallbackPoster (callbacks from a worker thread)', function () {
       await poster.close();
     }
   });
+
+  for (const thread of [true, false]) {
+    it(`signs each post as it is sent, with every active secret (${thread ? 'on the callback thread' : 'in process'})`, async () => {
+      const poster = new CallbackPoster({ allowCidrs: ['127.0.0.0/8'], perEndpoint: 4, timeoutMs: 5000, thread }, logger);
+      const [current, previous] = [generateCallbackSecret(), generateCallbackSecret()];
+      try {
+        const before = Math.floor(Date.now() / 1000);
+        const results = await Promise.all(['a', 'b'].map((k) => poster.post(url, JSON.stringify({ k }), {}, Infinity, { id: `evt_${k}`, secrets: [current, previous] })));
+        expect(results.map((r) => r.statusCode)).to.deep.equal([204, 204]);
+        expect(seen).to.have.length(2);
+        for (const s of seen) {
+          // Either secret verifies it (a receiver mid-rotation), and the id is the one given.
+          for (const secret of [current, previous]) {
+            const v = verifyCallback({ body: s.body, headers: s.headers, secret });
+            expect(v.id).to.equal(`evt_${(v.payload as { k: string }).k}`);
+            expect(v.timestamp.getTime() / 1000).to.be.at.least(before);
+          }
+          expect(String(s.headers['webhook-signature']).split(' ')).to.have.length(2);
+        }
+        // A secret that cannot sign fails that post alone, as a result.
+        const bad = await poster.post(url, '{}', {}, Infinity, { id: 'evt_bad', secrets: ['not-a-secret'] });
+        expect(bad.error).to.match(/callback secret #1/);
+        expect(seen).to.have.length(2);
+      } finally {
+        await poster.close();
+      }
+    });
+  }
 });

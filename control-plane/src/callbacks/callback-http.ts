@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import { Pool } from 'undici';
+import { signCallback } from './signing';
 import { SsrfGuard } from './ssrf-guard';
 
 export interface PostResult {
@@ -10,6 +11,16 @@ export interface PostResult {
   error?: string;
   /** Not sent at all: no connection to the endpoint came free before the post's `sendBy`. */
   notSent?: true;
+}
+
+/**
+ * What a POST is signed with when it is sent (Standard Webhooks, see signing.ts): its webhook-id
+ * and the trunk's active secrets. Signing here, on the callback thread, keeps the HMAC off the
+ * main thread; the timestamp is the moment the request starts.
+ */
+export interface Signing {
+  id: string;
+  secrets: string[];
 }
 
 export interface HttpPosterOptions {
@@ -25,6 +36,7 @@ interface Job {
   body: string;
   headers: Record<string, string>;
   sendBy: number;
+  signing?: Signing;
   resolve: (r: PostResult) => void;
 }
 
@@ -63,8 +75,8 @@ export class HttpPoster {
     this.guard = new SsrfGuard(opts.allowCidrs);
   }
 
-  /** Never rejects: a failure is a result with `error`. */
-  post(url: string, body: string, headers: Record<string, string>, sendBy = Infinity): Promise<PostResult> {
+  /** Never rejects: a failure is a result with `error` (a secret that cannot sign included). */
+  post(url: string, body: string, headers: Record<string, string>, sendBy = Infinity, signing?: Signing): Promise<PostResult> {
     let target: Target;
     try {
       target = this.target(url);
@@ -73,7 +85,7 @@ export class HttpPoster {
     }
     return new Promise((resolve) => {
       const queue = this.waiting.get(target.endpoint);
-      const job = { target, body, headers, sendBy, resolve };
+      const job = { target, body, headers, sendBy, signing, resolve };
       if (queue) queue.push(job);
       else this.waiting.set(target.endpoint, [job]);
       this.next(target.endpoint);
@@ -90,7 +102,7 @@ export class HttpPoster {
         continue;
       }
       this.active.set(endpoint, (this.active.get(endpoint) ?? 0) + 1);
-      void this.request(job.target, job.body, job.headers)
+      void this.request(job.target, job.body, job.headers, job.signing)
         .catch(failure)
         .then((result) => {
           const n = (this.active.get(endpoint) ?? 1) - 1;
@@ -145,8 +157,9 @@ export class HttpPoster {
     return t;
   }
 
-  private async request(t: Target, body: string, headers: Record<string, string>): Promise<PostResult> {
+  private async request(t: Target, body: string, headers: Record<string, string>, signing?: Signing): Promise<PostResult> {
     if (t.refused) throw new Error(`callback blocked: ${t.refused}`);
+    if (signing) headers = { ...headers, ...signCallback({ id: signing.id, timestamp: new Date(), body, secrets: signing.secrets }) };
     // undici's own timeouts run on a clock that ticks once a second; the lease arithmetic in
     // CallbackWorker needs the timeout to hold to the millisecond, so a timer of ours aborts.
     const signal = new EventEmitter();

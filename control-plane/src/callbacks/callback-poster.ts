@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import { HttpPoster, HttpPosterOptions, PostResult } from './callback-http';
+import { HttpPoster, HttpPosterOptions, PostResult, Signing } from './callback-http';
 
 export interface CallbackPosterOptions extends HttpPosterOptions {
   /**
@@ -23,7 +23,7 @@ export class CallbackPoster {
   private local?: HttpPoster;
   private seq = 0;
   private readonly waiting = new Map<number, (r: PostResult) => void>();
-  private queued: Array<[number, string, string, Record<string, string>, number]> = [];
+  private queued: Array<[number, string, string, Record<string, string>, number, Signing | undefined]> = [];
 
   constructor(
     private readonly opts: CallbackPosterOptions,
@@ -32,14 +32,14 @@ export class CallbackPoster {
     if (opts.thread === false) this.local = new HttpPoster(opts);
   }
 
-  /** See HttpPoster.post: `sendBy` is when the post must have started (epoch ms), or it is not sent. */
-  post(url: string, body: string, headers: Record<string, string>, sendBy = Infinity): Promise<PostResult> {
-    if (this.local) return this.local.post(url, body, headers, sendBy);
+  /** See HttpPoster.post: `sendBy` is when the post must have started (epoch ms), or it is not sent; `signing` signs it as it goes. */
+  post(url: string, body: string, headers: Record<string, string>, sendBy = Infinity, signing?: Signing): Promise<PostResult> {
+    if (this.local) return this.local.post(url, body, headers, sendBy, signing);
     return new Promise((resolve) => {
       const n = ++this.seq;
       this.waiting.set(n, resolve);
       if (this.queued.length === 0) setImmediate(() => this.send());
-      this.queued.push([n, url, body, headers, sendBy]);
+      this.queued.push([n, url, body, headers, sendBy, signing]);
     });
   }
 

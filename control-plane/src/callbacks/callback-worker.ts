@@ -8,7 +8,6 @@ import { CommitGroup, TransactionBatcher } from '../db/transaction-batcher';
 import type { CallbackRow } from './outbox';
 import { PollLoop } from '../shared/poll-loop';
 import { classifyAttempt, nextAttemptAt, RetryPolicy } from './retry-policy';
-import { signCallback } from './signing';
 import type { Metrics } from '../shared/metrics';
 import { CallbackPoster } from './callback-poster';
 import type { PostResult } from './callback-http';
@@ -33,8 +32,14 @@ export interface CallbackWorkerOptions {
   commitGroup?: CommitGroup;
 }
 
-/** Deliveries handed to the poster per endpoint, as a multiple of the connections it keeps there. */
-const HANDOFF_DEPTH = 4;
+/**
+ * Deliveries handed to the poster per endpoint, as a multiple of the connections it keeps there.
+ * A delivery holds its place from the hand-off until its answer is back on this thread, a cycle
+ * that includes a turn of this (busy) event loop: at 4 deliveries per connection the cycle capped
+ * callbacks near 1,600 a second under load (docs/PERFORMANCE.md, eighth pass), and rows the worker had
+ * no room for were then claimed back from the database, which cost more again.
+ */
+const HANDOFF_DEPTH = 16;
 
 interface AttemptResult {
   row: CallbackRow;
@@ -188,9 +193,9 @@ export class CallbackWorker {
     const started = process.hrtime.bigint();
     let result: PostResult;
     try {
+      // Signed by the poster as the request starts (on the callback thread), with the trunk's active secrets.
       const secrets = await this.secrets(row.trunk_id);
-      const headers = signCallback({ id: row.id, timestamp: attemptedAt, body: row.body, secrets });
-      result = await this.poster.post(row.url, row.body, headers, sendBy);
+      result = await this.poster.post(row.url, row.body, NO_HEADERS, sendBy, { id: row.id, secrets });
     } catch (err) {
       result = { error: String((err as Error)?.message ?? err).slice(0, 250) };
     }
@@ -274,6 +279,8 @@ export class CallbackWorker {
   }
 }
 
+
+const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
 /** The delivered UPDATE above on SQLite, with the ids and attempt times as one JSON parameter (see sqliteRows). */
 const DELIVERED_SQLITE =
