@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Carrier } from './carrier';
 import { CarrierRouter, Route } from './carrier-router';
 import { SimulatorCarrier, SimulatorRule } from './simulator';
+import { ThreadedCarrier } from './carrier-thread';
 import { SmppCarrier } from './smpp-connector';
 
 /**
@@ -13,6 +14,7 @@ import { SmppCarrier } from './smpp-connector';
  *                   { "name": "uk", "type": "smpp", "host": "10.0.0.5", "port": 2775,
  *                     "systemId": "acme", "passwordEnv": "UK_SMPP_PASSWORD", "windowSize": 10,
  *                     "maxSubmitsPerSecond": 100 } ],
+ *   (an SMPP connector runs on a thread of its own unless it says "thread": false)
  *   "routes": [ { "prefix": "44", "connector": "uk" } ],
  *   "default": "sim" }
  */
@@ -47,23 +49,23 @@ export function buildCarriers(spec: CarriersFile, env: NodeJS.ProcessEnv, logger
       const passwordEnv = String(c.passwordEnv ?? '');
       const password = env[passwordEnv];
       if (!passwordEnv || password === undefined) throw new Error(`connector ${c.name}: set passwordEnv to the name of an environment variable holding the SMPP password`);
-      carriers.set(
-        c.name,
-        new SmppCarrier({
-          name: c.name,
-          host: String(c.host),
-          port: Number(c.port),
-          systemId: String(c.systemId),
-          password,
-          systemType: c.systemType === undefined ? undefined : String(c.systemType),
-          windowSize: num(c.windowSize),
-          maxSubmitsPerSecond: num(c.maxSubmitsPerSecond),
-          enquireLinkIntervalMs: num(c.enquireLinkIntervalMs),
-          submitTimeoutMs: num(c.submitTimeoutMs),
-          responseTimeoutMs: num(c.responseTimeoutMs),
-          logger: log,
-        }),
-      );
+      if (c.thread !== undefined && typeof c.thread !== 'boolean') throw new Error(`connector ${c.name}: thread must be true or false`);
+      const options = {
+        name: c.name,
+        host: String(c.host),
+        port: Number(c.port),
+        systemId: String(c.systemId),
+        password,
+        systemType: c.systemType === undefined ? undefined : String(c.systemType),
+        windowSize: num(c.windowSize),
+        maxSubmitsPerSecond: num(c.maxSubmitsPerSecond),
+        enquireLinkIntervalMs: num(c.enquireLinkIntervalMs),
+        submitTimeoutMs: num(c.submitTimeoutMs),
+        responseTimeoutMs: num(c.responseTimeoutMs),
+      };
+      // Built here either way, so that bad options fail the start with the connector's own message.
+      const inProcess = new SmppCarrier({ ...options, logger: log });
+      carriers.set(c.name, c.thread === false ? inProcess : new ThreadedCarrier({ type: 'smpp', options }, log));
     } else {
       throw new Error(`connector ${c.name}: type must be "simulator" or "smpp"`);
     }
