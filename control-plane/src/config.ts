@@ -38,6 +38,8 @@ export interface Config {
   workers: boolean;
   /** POST callbacks from a worker thread (false: from the main thread). */
   callbackThread: boolean;
+  /** SQLite: the connection and the group-commit rounds on a thread of their own (false: on the main thread). */
+  storeThread: boolean;
   instanceId: string;
   /** How long a claim on a message or callback lasts without renewal; a crashed instance's work is retried after it. */
   leaseSeconds: number;
@@ -144,6 +146,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   if (!['true', 'false'].includes(workersRaw)) problems.push(`WORKERS must be true or false, got ${JSON.stringify(workersRaw)}`);
   const callbackThreadRaw = env.CALLBACK_THREAD ?? 'true';
   if (!['true', 'false'].includes(callbackThreadRaw)) problems.push(`CALLBACK_THREAD must be true or false, got ${JSON.stringify(callbackThreadRaw)}`);
+  const storeThreadRaw = env.STORE_THREAD ?? 'true';
+  if (!['true', 'false'].includes(storeThreadRaw)) problems.push(`STORE_THREAD must be true or false, got ${JSON.stringify(storeThreadRaw)}`);
   const instanceId = env.INSTANCE_ID && env.INSTANCE_ID !== '' ? env.INSTANCE_ID : `${require('node:os').hostname()}-${process.pid}-${require('node:crypto').randomBytes(3).toString('hex')}`;
 
   if (problems.length > 0) throw new ConfigError(problems);
@@ -168,6 +172,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     idempotencyWindowSeconds,
     workers: workersRaw === 'true',
     callbackThread: callbackThreadRaw === 'true',
+    storeThread: storeThreadRaw === 'true',
     instanceId,
     leaseSeconds,
     auth,

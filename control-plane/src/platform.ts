@@ -13,7 +13,9 @@ import { CarrierRouter } from './connectors/carrier-router';
 import { buildCarriers, loadCarriersFile } from './connectors/carriers-config';
 import { CredentialService } from './credentials/credential-service';
 import { openDatabase, Database } from './db/database';
-import { CommitGroup, TransactionBatcher } from './db/transaction-batcher';
+import { Batcher, CommitGroup, TransactionBatcher } from './db/transaction-batcher';
+import { StoreThread } from './db/store-thread';
+import type { AttemptResult, Recorded } from './callbacks/attempts';
 import { DidSetService } from './did-sets/did-set-service';
 import { DidService } from './dids/did-service';
 import { createApp } from './http/app';
@@ -61,8 +63,30 @@ export interface PlatformOptions {
 export async function startPlatform(config: Config, opts: PlatformOptions = {}): Promise<Platform> {
   const logger = opts.logger ?? createLogger(config.logLevel);
   const key = config.secretsKey ?? loadOrCreateKeyFile(config.dataDir).key;
-  const db = await openDatabase(config.databaseUrl);
+  const retryPolicy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, maxAgeMs: config.callbackMaxAgeSeconds * 1000, ...opts.retryPolicy };
+  const callbackLeaseMs = Math.max(config.leaseSeconds * 1000, config.callbackTimeoutMs * 3);
+  // Bound below, once built: the store thread leases new rows up to what they can take.
+  let dispatcher: Dispatcher | undefined;
+  let callbackWorker: CallbackWorker | undefined;
+  // SQLite: the connection and the group-commit rounds on a thread of their own (STORE_THREAD, see StoreThread).
+  const storeThread =
+    config.storeThread && !/^postgres(ql)?:\/\//.test(config.databaseUrl)
+      ? await StoreThread.start(
+          {
+            url: config.databaseUrl,
+            instanceId: config.instanceId,
+            messageLeaseMs: config.leaseSeconds * 1000,
+            callbackLeaseMs,
+            callbackMaxAgeMs: retryPolicy.maxAgeMs,
+            retryPolicy,
+            workers: config.workers,
+          },
+          () => ({ messages: dispatcher?.room() ?? 0, callbacks: callbackWorker?.room() ?? 0 }),
+        )
+      : undefined;
+  const db: Database = storeThread ? { knex: storeThread.knex, dialect: 'sqlite', close: () => storeThread.close() } : await openDatabase(config.databaseUrl);
   const changes = new ChangeFeed();
+  if (storeThread) changes.subscribe((kind, id) => storeThread.changed(kind, id));
   const audit = new AuditLog(db.knex);
   const adminTokens = new AdminTokens(db.knex, audit, config.adminToken);
   let publicUrl = config.publicUrl ?? '';
@@ -104,13 +128,13 @@ export async function startPlatform(config: Config, opts: PlatformOptions = {}):
         logger,
       );
 
-  const retryPolicy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, maxAgeMs: config.callbackMaxAgeSeconds * 1000, ...opts.retryPolicy };
   const outbox = new CallbackOutbox(() => retryPolicy.maxAgeMs);
   const store = new MessageStore(outbox, access);
   // SQLite runs one transaction at a time on its one connection: the group commits share theirs,
   // one fsync per round. PostgreSQL runs them side by side on its pool instead.
-  const commits = db.dialect === 'sqlite' ? new CommitGroup(db.knex) : undefined;
-  const callbackWorker = new CallbackWorker(db.knex, (trunkId) => credentials.callbackSecrets(trunkId), logger, {
+  const commits = db.dialect === 'sqlite' && !storeThread ? new CommitGroup(db.knex) : undefined;
+  callbackWorker = new CallbackWorker(db.knex, (trunkId) => credentials.callbackSecrets(trunkId), logger, {
+    recorder: storeThread?.batcher<AttemptResult, Recorded>('attempts'),
     allowCidrs: config.callbackAllowCidrs,
     thread: config.callbackThread,
     commitGroup: commits,
@@ -121,17 +145,22 @@ export async function startPlatform(config: Config, opts: PlatformOptions = {}):
     maxInFlight: 1024,
     perEndpoint: config.callbackConcurrencyPerEndpoint,
     timeoutMs: config.callbackTimeoutMs,
-    leaseMs: Math.max(config.leaseSeconds * 1000, config.callbackTimeoutMs * 3),
+    leaseMs: callbackLeaseMs,
     pollMs: 250,
   });
-  if (config.workers) outbox.handOffTo((count) => callbackWorker.leaseFor(count));
+  const callbacks = callbackWorker;
+  if (config.workers && !storeThread) outbox.handOffTo((count) => callbacks.leaseFor(count));
   const wakeCallbacks = (results: CallbackRow[][]) => {
-    for (const rows of results) if (rows.length > 0) callbackWorker.offer(rows);
+    for (const rows of results) if (rows.length > 0) callbacks.offer(rows);
   };
-  const outcomes = new TransactionBatcher<Outcome, CallbackRow[]>(db.knex, (trx, items) => store.recordOutcomes(trx, items), 500, (_i, r) => wakeCallbacks(r), commits);
+  const outcomes: Batcher<Outcome, CallbackRow[]> = storeThread
+    ? storeThread.batcher<Outcome, CallbackRow[]>('outcomes', (_item, rows) => wakeCallbacks([rows]))
+    : new TransactionBatcher<Outcome, CallbackRow[]>(db.knex, (trx, items) => store.recordOutcomes(trx, items), 500, (_i, r) => wakeCallbacks(r), commits);
   // Receipts write alongside the outcomes; one that names a part not written yet waits for them (see applyReceipts).
-  const receipts = new TransactionBatcher<ReceiptItem, CallbackRow[]>(db.knex, (trx, items, outcomesDone) => store.applyReceipts(trx, items, false, outcomesDone), 500, (_i, r) => wakeCallbacks(r), commits, true);
-  const dispatcher = new Dispatcher(db.knex, store, outcomes, carriers, access, logger, {
+  const receipts: Batcher<ReceiptItem, CallbackRow[]> = storeThread
+    ? storeThread.batcher<ReceiptItem, CallbackRow[]>('receipts', (_item, rows) => wakeCallbacks([rows]))
+    : new TransactionBatcher<ReceiptItem, CallbackRow[]>(db.knex, (trx, items, outcomesDone) => store.applyReceipts(trx, items, false, outcomesDone), 500, (_i, r) => wakeCallbacks(r), commits, true);
+  dispatcher = new Dispatcher(db.knex, store, outcomes, carriers, access, logger, {
     metrics,
     instanceId: config.instanceId,
     batchSize: 500,
@@ -140,18 +169,22 @@ export async function startPlatform(config: Config, opts: PlatformOptions = {}):
     pollMs: 250,
     retryWindowMs: config.submitRetryWindowSeconds * 1000,
   });
-  if (config.workers) store.handOffTo((count) => dispatcher.leaseFor(count));
-  const accept = new TransactionBatcher<AcceptItem>(
-    db.knex,
-    (trx, items) => store.accept(trx, items),
-    1000,
-    (items) => {
-      for (const item of items) dispatcher.offer(item.messages, item.leasedBy);
-    },
-    commits,
-    // New messages only: nothing else in a round writes or reads them before they are committed.
-    true,
-  );
+  const dispatch = dispatcher;
+  if (config.workers && !storeThread) store.handOffTo((count) => dispatch.leaseFor(count));
+  const accept: Batcher<AcceptItem, unknown> = storeThread
+    ? // The thread leased the item's messages or not: its answer says which (the item here is not the one it wrote).
+      storeThread.batcher<AcceptItem, string | null>('accept', (item, leasedBy) => dispatch.offer(item.messages, leasedBy ?? undefined))
+    : new TransactionBatcher<AcceptItem>(
+        db.knex,
+        (trx, items) => store.accept(trx, items),
+        1000,
+        (items) => {
+          for (const item of items) dispatch.offer(item.messages, item.leasedBy);
+        },
+        commits,
+        // New messages only: nothing else in a round writes or reads them before they are committed.
+        true,
+      );
 
   for (const carrier of carriers.carriers.values()) {
     carrier.onReceipt(async (receipt) => {
@@ -185,7 +218,7 @@ export async function startPlatform(config: Config, opts: PlatformOptions = {}):
     },
     metricsToken: config.metricsToken,
     callbackMaxAgeMs: () => retryPolicy.maxAgeMs,
-    onCallbackReplay: () => callbackWorker.wake(),
+    onCallbackReplay: () => callbacks.wake(),
     isDraining: () => draining,
     trustedProxies: config.trustedProxies,
   });
@@ -209,8 +242,8 @@ export async function startPlatform(config: Config, opts: PlatformOptions = {}):
         (err) => logger.error({ err, connector: carrier.name }, 'carrier failed to start'),
       );
     }
-    dispatcher.start();
-    callbackWorker.start();
+    dispatch.start();
+    callbacks.start();
   }
 
   const server = http.createServer(app);
@@ -239,11 +272,11 @@ export async function startPlatform(config: Config, opts: PlatformOptions = {}):
         // In-flight requests get a bounded time to finish before their sockets are closed.
         setTimeout(() => server.closeAllConnections(), 5000).unref();
       });
-      await dispatcher.stop();
+      await dispatch.stop();
       for (const carrier of carriers.carriers.values()) await carrier.stop().catch(() => undefined);
       await receipts.idle();
       await accept.idle();
-      await callbackWorker.stop();
+      await callbacks.stop();
       await db.close();
     },
   };

@@ -42,34 +42,37 @@ describe('send path: DIDWW-compatible API → simulator → signed callbacks', f
     f = undefined;
   });
 
-  it('sends one SMS and delivers a signed status callback and a DLR event, in sequence', async () => {
-    f = await setup();
-    const res = await sendSms(f.t.url, f.auth, single({ destination: '15551234567', source: SOURCE, content: 'Hello World!' }));
-    expect(res.status).to.equal(201);
-    expect(res.headers['content-type']).to.match(/application\/vnd\.api\+json/);
-    const id = res.body.data.id;
-    expect(res.body.data.type).to.equal('outbound_messages');
-    expect(id).to.match(/^[0-9a-f-]{36}$/);
+  // The store thread (SQLite's default) and the in-process commit rounds (STORE_THREAD=false) give the same result.
+  for (const storeThread of ['true', 'false']) {
+    it(`sends one SMS and delivers a signed status callback and a DLR event, in sequence (STORE_THREAD=${storeThread})`, async () => {
+      f = await setup({}, { STORE_THREAD: storeThread });
+      const res = await sendSms(f.t.url, f.auth, single({ destination: '15551234567', source: SOURCE, content: 'Hello World!' }));
+      expect(res.status).to.equal(201);
+      expect(res.headers['content-type']).to.match(/application\/vnd\.api\+json/);
+      const id = res.body.data.id;
+      expect(res.body.data.type).to.equal('outbound_messages');
+      expect(id).to.match(/^[0-9a-f-]{36}$/);
 
-    await f.rx.waitFor((r) => r.length >= 2);
-    const [status, dlr] = f.rx.forMessage(id);
-    for (const cb of [status!, dlr!]) {
-      const verified = verifyCallback({ body: cb.body, headers: cb.headers as Record<string, string>, secret: f.secret });
-      expect(verified.id).to.equal(cb.json.meta.event_id);
-      expect(cb.headers['content-type']).to.equal('application/vnd.api+json');
-    }
-    expect(status!.json.data).to.deep.include({ type: 'outbound_message_callbacks', id });
-    expect(status!.json.data.attributes).to.include({ status: 'Success', code_id: null, destination: '15551234567', source: SOURCE, fragments_sent: 1 });
-    expect(status!.json.meta).to.include({ message_id: id, sequence: 1 });
-    expect(dlr!.json.data).to.deep.include({ type: 'dlr_event', id });
-    expect(dlr!.json.data.attributes).to.include({ status: 'DELIVERED', parts_total: 1, parts_delivered: 1 });
-    expect(dlr!.json.meta.sequence).to.equal(2);
-    expect(() => verifyCallback({ body: status!.body + ' ', headers: status!.headers as Record<string, string>, secret: f!.secret })).to.throw();
+      await f.rx.waitFor((r) => r.length >= 2);
+      const [status, dlr] = f.rx.forMessage(id);
+      for (const cb of [status!, dlr!]) {
+        const verified = verifyCallback({ body: cb.body, headers: cb.headers as Record<string, string>, secret: f.secret });
+        expect(verified.id).to.equal(cb.json.meta.event_id);
+        expect(cb.headers['content-type']).to.equal('application/vnd.api+json');
+      }
+      expect(status!.json.data).to.deep.include({ type: 'outbound_message_callbacks', id });
+      expect(status!.json.data.attributes).to.include({ status: 'Success', code_id: null, destination: '15551234567', source: SOURCE, fragments_sent: 1 });
+      expect(status!.json.meta).to.include({ message_id: id, sequence: 1 });
+      expect(dlr!.json.data).to.deep.include({ type: 'dlr_event', id });
+      expect(dlr!.json.data.attributes).to.include({ status: 'DELIVERED', parts_total: 1, parts_delivered: 1 });
+      expect(dlr!.json.meta.sequence).to.equal(2);
+      expect(() => verifyCallback({ body: status!.body + ' ', headers: status!.headers as Record<string, string>, secret: f!.secret })).to.throw();
 
-    const view = await fetch(`${f.t.url}/outbound_messages/${id}`, { headers: { authorization: f.auth } }).then((r) => r.json());
-    expect(view.data.attributes).to.include({ status: 'delivered', final_status: 'DELIVERED', encoding: 'gsm7', segments: 1 });
-    expect(view.data.attributes.events.map((e: any) => e.type)).to.deep.equal(['accepted', 'submitted', 'receipt', 'final']);
-  });
+      const view = await fetch(`${f.t.url}/outbound_messages/${id}`, { headers: { authorization: f.auth } }).then((r) => r.json());
+      expect(view.data.attributes).to.include({ status: 'delivered', final_status: 'DELIVERED', encoding: 'gsm7', segments: 1 });
+      expect(view.data.attributes.events.map((e: any) => e.type)).to.deep.equal(['accepted', 'submitted', 'receipt', 'final']);
+    });
+  }
 
   it('reports carrier outcomes: UNDELIVERABLE as a DLR, a routing failure as "Routing error" with code_id 105 and no DLR', async () => {
     f = await setup();

@@ -1,13 +1,12 @@
 import { Knex } from 'knex';
 import type { Logger } from 'pino';
-import { nowIso, onSqlite, sqliteRows } from '../db/database';
 import { claimDue } from '../db/lease-claim';
-import { caseById, chunks, groupBy, insertChunks, Statement, together } from '../db/set-writes';
 import { singleFlight } from '../db/single-flight';
 import { CommitGroup, TransactionBatcher } from '../db/transaction-batcher';
 import type { CallbackRow } from './outbox';
 import { PollLoop } from '../shared/poll-loop';
-import { classifyAttempt, nextAttemptAt, RetryPolicy } from './retry-policy';
+import type { RetryPolicy } from './retry-policy';
+import { AttemptRecorder, AttemptResult, recordAttempts } from './attempts';
 import type { Metrics } from '../shared/metrics';
 import { CallbackPoster } from './callback-poster';
 import type { PostResult } from './callback-http';
@@ -30,6 +29,8 @@ export interface CallbackWorkerOptions {
   thread?: boolean;
   /** Record attempts in the transactions of this group (see CommitGroup). */
   commitGroup?: CommitGroup;
+  /** Where attempts are recorded instead (the store thread's batcher, see StoreThread); default: a batcher of our own. */
+  recorder?: AttemptRecorder;
 }
 
 /**
@@ -40,15 +41,6 @@ export interface CallbackWorkerOptions {
  * no room for were then claimed back from the database, which cost more again.
  */
 const HANDOFF_DEPTH = 16;
-
-interface AttemptResult {
-  row: CallbackRow;
-  attemptedAt: string;
-  durationMs: number;
-  statusCode?: number;
-  error?: string;
-  retryAfter?: string;
-}
 
 /**
  * Delivers outbox rows to callback URLs: claims due rows with a lease, POSTs the stored body with
@@ -65,7 +57,7 @@ export class CallbackWorker {
   /** Set when a tick had no room to claim: the next finished delivery wakes the loop. */
   private starved = false;
   private readonly poster: CallbackPoster;
-  private readonly results: TransactionBatcher<AttemptResult>;
+  private readonly results: AttemptRecorder;
   private idle?: () => void;
 
   private readonly secrets: (trunkId: string) => Promise<string[]>;
@@ -80,7 +72,8 @@ export class CallbackWorker {
     // Connections are reused per endpoint; the SSRF guard judges every address connected to.
     this.poster = new CallbackPoster({ allowCidrs: opts.allowCidrs, perEndpoint: opts.perEndpoint, timeoutMs: opts.timeoutMs, thread: opts.thread }, logger);
     // Attempts touch only callback rows already committed and leased to us: they write alongside a round's other batches.
-    this.results = new TransactionBatcher(knex, (trx, items) => this.record(trx, items), 500, undefined, opts.commitGroup, true);
+    this.results =
+      opts.recorder ?? new TransactionBatcher(knex, (trx, items: AttemptResult[]) => recordAttempts(trx, items, { instanceId: opts.instanceId, policy: opts.policy }), 500, undefined, opts.commitGroup, true);
     this.loop = new PollLoop(() => this.tick(), opts.pollMs, (err) => this.logger.error({ err }, 'claiming callbacks failed'));
   }
 
@@ -99,6 +92,11 @@ export class CallbackWorker {
 
   wake(): void {
     this.loop.wake();
+  }
+
+  /** How many more outbox rows could be leased to this worker now (for a store thread granting leases, see StoreThread). */
+  room(): number {
+    return this.loop.isRunning ? Math.max(0, this.opts.maxInFlight - this.inFlight - this.waitingCount) : 0;
   }
 
   /** A lease for `count` new outbox rows when they fit next to the deliveries running and waiting (CallbackOutbox.handOffTo). */
@@ -204,90 +202,19 @@ export class CallbackWorker {
     const durationMs = Number((process.hrtime.bigint() - started) / 1_000_000n);
     // The endpoint's slot is free once the receiver has answered: the attempt is recorded by the next
     // group commit, under the lease we still hold (so nobody sends it again meanwhile); stop() waits for it.
-    this.results.submit({ row, attemptedAt: attemptedAt.toISOString(), durationMs, ...result }).catch((err) => {
-      this.logger.error({ err, callbackId: row.id }, 'recording a callback attempt failed');
-    });
-  }
-
-  /**
-   * Records a batch of attempts. Successes (nearly all of them) are written set-wise: one UPDATE
-   * per status code, guarded by our lease as before, and one multi-row INSERT of the attempts;
-   * failures compute their own next attempt and go row by row.
-   */
-  private async record(trx: Knex.Transaction, items: AttemptResult[]): Promise<void[]> {
-    const attempts: Array<Record<string, unknown>> = [];
-    const delivered: AttemptResult[] = [];
-    for (const r of items) {
-      const outcome = classifyAttempt({ status: r.statusCode, error: r.error });
-      let recorded: 'delivered' | 'retry' | 'dead' = 'delivered';
-      if (outcome === 'success') delivered.push(r);
-      else recorded = await this.recordFailure(trx, r);
-      this.opts.metrics?.callbackAttempts.inc({ outcome: recorded, kind: r.row.kind });
-      if (recorded === 'delivered' && r.row.kind === 'dlr') this.opts.metrics?.receiptToCallback.observe((Date.now() - Date.parse(r.row.occurred_at)) / 1000);
-      attempts.push({ callback_id: r.row.id, attempted_at: r.attemptedAt, duration_ms: r.durationMs, status_code: r.statusCode ?? null, error: r.error ?? null, outcome: recorded });
-    }
-    const deliveredAt = nowIso();
-    // One UPDATE per status code and the attempts' INSERT, side by side (see together).
-    const writes: Statement[] = [];
-    for (const group of groupBy(delivered, (r) => `${r.statusCode}`).values()) {
-      for (const chunk of chunks(group)) {
-        if (onSqlite(trx)) {
-          const pairs = JSON.stringify(chunk.map((r) => [r.row.id, r.attemptedAt]));
-          writes.push(() => sqliteRows(trx, DELIVERED_SQLITE, [deliveredAt, chunk[0]!.statusCode ?? null, pairs, this.opts.instanceId]));
-          continue;
-        }
-        writes.push(() =>
-          trx('callbacks')
-            .whereIn('id', chunk.map((r) => r.row.id))
-            .where({ lease_owner: this.opts.instanceId })
-            .update({
-              state: 'delivered',
-              delivered_at: deliveredAt,
-              attempts: trx.raw('attempts + 1'),
-              // The first attempt's time, set once (a retried callback keeps the one it has).
-              first_attempt_at: trx.raw('COALESCE(first_attempt_at, ?)', [caseById(trx, chunk.map((r) => [r.row.id, r.attemptedAt] as const))]),
-              last_status_code: chunk[0]!.statusCode ?? null,
-              last_error: null,
-              lease_owner: null,
-              lease_until: null,
-            }),
-        );
-      }
-    }
-    await together(trx, [...writes, ...insertChunks(trx, 'callback_attempts', attempts)]);
-    return items.map(() => undefined);
-  }
-
-  private async recordFailure(trx: Knex.Transaction, r: AttemptResult): Promise<'retry' | 'dead'> {
-    const attempts = r.row.attempts + 1;
-    // A replay moves give_up_at; the retry window is measured back from it, so a replayed callback gets a whole new window.
-    const firstAttemptAt = new Date(Date.parse(r.row.give_up_at) - this.opts.policy.maxAgeMs);
-    const next = nextAttemptAt({ policy: this.opts.policy, attempt: attempts, firstAttemptAt, now: new Date(), retryAfterHeader: r.retryAfter });
-    const update = next && next.getTime() <= Date.parse(r.row.give_up_at) ? { state: 'pending', next_attempt_at: next.toISOString() } : { state: 'dead' };
-    await trx('callbacks')
-      .where({ id: r.row.id, lease_owner: this.opts.instanceId })
-      .update({
-        ...update,
-        attempts,
-        first_attempt_at: r.row.attempts === 0 ? r.attemptedAt : trx.raw('first_attempt_at'),
-        last_status_code: r.statusCode ?? null,
-        last_error: r.error ?? null,
-        lease_owner: null,
-        lease_until: null,
-      });
-    return update.state === 'dead' ? 'dead' : 'retry';
+    const attempt: AttemptResult = { row: { id: row.id, kind: row.kind, attempts: row.attempts, give_up_at: row.give_up_at }, attemptedAt: attemptedAt.toISOString(), durationMs, ...result };
+    this.results.submit(attempt).then(
+      (recorded) => {
+        this.opts.metrics?.callbackAttempts.inc({ outcome: recorded, kind: row.kind });
+        if (recorded === 'delivered' && row.kind === 'dlr') this.opts.metrics?.receiptToCallback.observe((Date.now() - Date.parse(row.occurred_at)) / 1000);
+      },
+      (err) => this.logger.error({ err, callbackId: row.id }, 'recording a callback attempt failed'),
+    );
   }
 }
 
 
 const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
-
-/** The delivered UPDATE above on SQLite, with the ids and attempt times as one JSON parameter (see sqliteRows). */
-const DELIVERED_SQLITE =
-  "update callbacks set state = 'delivered', delivered_at = ?, attempts = attempts + 1, first_attempt_at = coalesce(first_attempt_at, v.at), " +
-  'last_status_code = ?, last_error = null, lease_owner = null, lease_until = null ' +
-  "from (select json_extract(value, '$[0]') as callback_id, json_extract(value, '$[1]') as at from json_each(?)) as v " +
-  'where callbacks.id = v.callback_id and callbacks.lease_owner = ?';
 
 function endpointOf(url: string): string {
   try {

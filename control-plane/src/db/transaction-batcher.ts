@@ -6,6 +6,13 @@ interface Waiting<T, R> {
   reject: (e: unknown) => void;
 }
 
+/** What hands items to a group commit and hears back once each is committed: a TransactionBatcher, or the store thread's (RemoteBatcher). */
+export interface Batcher<T, R = void> {
+  submit(item: T): Promise<R>;
+  /** Resolves when everything submitted so far has been written (or has failed). */
+  idle(): Promise<void>;
+}
+
 /**
  * Group commit: callers submit items and get a promise that resolves only after the item is
  * committed. Items that arrive while a transaction is running are written together in the next
@@ -15,7 +22,7 @@ interface Waiting<T, R> {
  * Batchers given the same CommitGroup share their transactions: each round commits every member's
  * waiting batch together (see CommitGroup).
  */
-export class TransactionBatcher<T, R = void> {
+export class TransactionBatcher<T, R = void> implements Batcher<T, R> {
   private queue: Waiting<T, R>[] = [];
   private running = false;
   private drainPromise: Promise<void> = Promise.resolve();
@@ -118,7 +125,11 @@ export class CommitGroup {
   private running = false;
   private drainPromise: Promise<void> = Promise.resolve();
 
-  constructor(private readonly knex: Knex) {}
+  constructor(
+    private readonly knex: Knex,
+    /** Called as each round takes its batches (once the rounds before it have settled). */
+    private readonly onRoundStart?: () => void,
+  ) {}
 
   /** @internal TransactionBatcher's constructor. */
   join(member: TransactionBatcher<any, any>): void {
@@ -161,6 +172,7 @@ export class CommitGroup {
     try {
       const results = await this.knex.transaction(async (trx) => {
         // Taken once the transaction has begun: what arrived during BEGIN's round trip goes too.
+        this.onRoundStart?.();
         round = this.takeRound();
         const out: unknown[][] = new Array(round.length);
         const chain = (async () => {

@@ -1,6 +1,6 @@
 import { Knex } from 'knex';
 import type { Logger } from 'pino';
-import type { TransactionBatcher } from '../db/transaction-batcher';
+import type { Batcher } from '../db/transaction-batcher';
 import type { CallbackRow } from '../callbacks/outbox';
 import { CarrierError } from '../connectors/carrier';
 import type { CarrierRouter } from '../connectors/carrier-router';
@@ -41,7 +41,7 @@ export class Dispatcher {
   constructor(
     private readonly knex: Knex,
     private readonly store: MessageStore,
-    private readonly outcomes: TransactionBatcher<Outcome, CallbackRow[]>,
+    private readonly outcomes: Batcher<Outcome, CallbackRow[]>,
     private readonly router: CarrierRouter,
     private readonly access: TrunkAccess,
     private readonly logger: Logger,
@@ -82,6 +82,11 @@ export class Dispatcher {
   /** Called after new messages commit, so they do not wait for the next poll. */
   wake(): void {
     this.loop.wake();
+  }
+
+  /** How many more new messages could be leased to this dispatcher now (for a store thread granting leases, see StoreThread). */
+  room(): number {
+    return this.loop.isRunning ? Math.max(0, this.opts.maxInFlight - this.inFlight) : 0;
   }
 
   /** A lease for `count` new messages when they fit in the in-flight budget now (MessageStore.handOffTo). */

@@ -7,7 +7,7 @@ import { Knex } from 'knex';
 import { isUniqueViolation } from '../db/database';
 import { timeOrderedId } from '../db/ids';
 import { singleFlight } from '../db/single-flight';
-import type { TransactionBatcher } from '../db/transaction-batcher';
+import type { Batcher } from '../db/transaction-batcher';
 import { DomainError, notAuthenticated, rateLimited } from '../errors';
 import { writeError } from '../http/error-middleware';
 import { JSONAPI_MEDIA_TYPE, writeJsonApi } from '../http/jsonapi';
@@ -31,7 +31,7 @@ export interface SendDeps {
   access: TrunkAccess;
   clientIp: ClientIpResolver;
   rateLimiter: RateLimiter;
-  accept: TransactionBatcher<AcceptItem>;
+  accept: Batcher<AcceptItem, unknown>;
   queries: MessageQueries;
   idempotencyWindowMs: number;
 }
