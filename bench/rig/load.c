@@ -111,21 +111,11 @@ static void drop(conn_t *c, const char *error) {
 }
 
 static int flush(conn_t *c) {
-  while (buf_size(&c->out) > 0) {
-    ssize_t n = write(c->fd, buf_data(&c->out), buf_size(&c->out));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN) break;
-      drop(c, strerror(errno));
-      return 0;
-    }
-    buf_consume(&c->out, (size_t)n);
+  if (write_pending(c->fd, &c->out) < 0) {
+    drop(c, strerror(errno));
+    return 0;
   }
-  int pending = buf_size(&c->out) > 0;
-  if (pending != c->want_out) {
-    c->want_out = pending;
-    loop_mod(c->fd, EPOLLIN | EPOLLRDHUP | (pending ? EPOLLOUT : 0), c, on_conn);
-  }
+  watch_writable(c->fd, buf_size(&c->out) > 0, &c->want_out, EPOLLRDHUP, c, on_conn);
   return 1;
 }
 
@@ -199,22 +189,9 @@ static void on_conn(void *ctx, uint32_t events) {
   }
   int eof = 0;
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) {
-    for (;;) {
-      buf_reserve(&c->in, 65536);
-      ssize_t n = read(c->fd, c->in.p + c->in.len, c->in.cap - c->in.len);
-      if (n > 0) {
-        c->in.len += (size_t)n;
-        if ((size_t)n < 65536) break;
-        continue;
-      }
-      if (n == 0) {
-        eof = 1;
-        break;
-      }
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN) break;
-      return drop(c, strerror(errno));
-    }
+    int r = read_available(c->fd, &c->in);
+    if (r < 0) return drop(c, strerror(errno));
+    eof = r == 0;
   }
   while (buf_size(&c->in) > 0) {
     http_msg m;

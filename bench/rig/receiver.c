@@ -23,25 +23,20 @@
 #include "rig.h"
 
 typedef struct {
-  int fd;
-  buf_t in, out, scratch;
-  int closing;
-  int want_out;
+  peer_t p;
+  buf_t scratch;
 } conn_t;
 
 static struct {
   long requests, status, dlr, duplicates, stale, other, verified, bad_signatures;
 } counts;
-static char prefix[64] = "";
-static size_t prefix_len = 0;
-static int width = 8;
-static times_t status_at, dlr_at;
+/* at[0]: first status callback per destination, at[1]: first DLR. */
+static records_t records = {.width = 8, .names = {"status", "dlr"}};
 static uint8_t secret_key[256];
 static long secret_len = -1;
 static long verify_every = 0;
 static char problems[5][200];
 static int nproblems = 0;
-static int listen_fd;
 
 static void problem(const char *fmt, const char *what, size_t n) {
   if (nproblems >= 5) return;
@@ -49,13 +44,12 @@ static void problem(const char *fmt, const char *what, size_t n) {
 }
 
 static void record(int dlr, const char *dest, size_t n) {
-  if (n < prefix_len || memcmp(dest, prefix, prefix_len) != 0) {
+  if (n < records.prefix_len || memcmp(dest, records.prefix, records.prefix_len) != 0) {
     /* Late callbacks of an earlier run (another destination prefix) must not count in this one. */
     counts.stale++;
     return;
   }
-  long i = dest_index(dest, n, prefix, prefix_len, width);
-  int r = times_first(dlr ? &dlr_at : &status_at, i, now_ms());
+  int r = records_first(&records, dlr, dest, n);
   if (r == 1) {
     if (dlr) counts.dlr++;
     else counts.status++;
@@ -180,96 +174,61 @@ static int handle(const http_msg *m) {
 }
 
 static void conn_close(conn_t *c) {
-  loop_del(c->fd);
-  close(c->fd);
-  buf_free(&c->in);
-  buf_free(&c->out);
+  loop_del(c->p.fd);
+  close(c->p.fd);
+  buf_free(&c->p.in);
+  buf_free(&c->p.out);
   buf_free(&c->scratch);
   free(c);
 }
 
 static void on_conn(void *ctx, uint32_t events);
 
+static void close_conn(void *ctx) { conn_close(ctx); }
+
 /* Writes what is queued; 0 when the connection is closed (and freed) now. */
-static int flush(conn_t *c) {
-  while (buf_size(&c->out) > 0) {
-    ssize_t n = write(c->fd, buf_data(&c->out), buf_size(&c->out));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN) break;
-      conn_close(c);
-      return 0;
-    }
-    buf_consume(&c->out, (size_t)n);
-  }
-  int pending = buf_size(&c->out) > 0;
-  if (!pending && c->closing) {
-    shutdown(c->fd, SHUT_WR);
-    conn_close(c);
-    return 0;
-  }
-  if (pending != c->want_out) {
-    c->want_out = pending;
-    loop_mod(c->fd, EPOLLIN | (pending ? EPOLLOUT : 0), c, on_conn);
-  }
-  return 1;
-}
+static int flush(conn_t *c) { return peer_flush(&c->p, 1, close_conn, c, on_conn); }
 
 static void on_conn(void *ctx, uint32_t events) {
   conn_t *c = ctx;
   if (events & EPOLLOUT) {
     if (!flush(c) || !(events & (EPOLLIN | EPOLLHUP | EPOLLERR))) return;
   }
-  int eof = 0;
-  for (;;) {
-    buf_reserve(&c->in, 65536);
-    ssize_t n = read(c->fd, c->in.p + c->in.len, c->in.cap - c->in.len);
-    if (n > 0) {
-      c->in.len += (size_t)n;
-      if ((size_t)n < 65536) break;
-      continue;
-    }
-    if (n == 0) {
-      eof = 1;
-      break;
-    }
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN) break;
-    return conn_close(c);
-  }
-  while (!c->closing && buf_size(&c->in) > 0) {
+  int r = read_available(c->p.fd, &c->p.in);
+  if (r < 0) return conn_close(c);
+  int eof = r == 0;
+  while (!c->p.closing && buf_size(&c->p.in) > 0) {
     http_msg m;
-    long used = http_parse(buf_data(&c->in), buf_size(&c->in), 0, &m, &c->scratch);
+    long used = http_parse(buf_data(&c->p.in), buf_size(&c->p.in), 0, &m, &c->scratch);
     if (used == 0) break;
     if (used < 0) {
       /* Unreadable, so the rest of the stream cannot be framed either: say so and hang up. */
       problem("unreadable request: %.*s", m.error, strlen(m.error));
-      buf_puts(&c->out, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-      c->closing = 1;
+      buf_puts(&c->p.out, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+      c->p.closing = 1;
       break;
     }
     int code = handle(&m);
-    buf_consume(&c->in, (size_t)used);
-    buf_puts(&c->out, code == 204 ? "HTTP/1.1 204 No Content\r\n" : code == 200 ? "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n" : "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n");
-    if (m.keep_alive) buf_puts(&c->out, "Connection: keep-alive\r\n\r\n");
+    buf_consume(&c->p.in, (size_t)used);
+    buf_puts(&c->p.out, code == 204 ? "HTTP/1.1 204 No Content\r\n" : code == 200 ? "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n" : "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n");
+    if (m.keep_alive) buf_puts(&c->p.out, "Connection: keep-alive\r\n\r\n");
     else {
-      buf_puts(&c->out, "Connection: close\r\n\r\n");
-      c->closing = 1;
+      buf_puts(&c->p.out, "Connection: close\r\n\r\n");
+      c->p.closing = 1;
     }
   }
   /* A client that hangs up halfway through a request had no answer, and knows it: no problem. */
-  if (eof) c->closing = 1;
+  if (eof) c->p.closing = 1;
   (void)flush(c);
 }
 
 static void on_accept(void *ctx, uint32_t events) {
-  (void)ctx;
   (void)events;
   for (;;) {
-    int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int fd = accept4((int)(intptr_t)ctx, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) return;
     conn_t *c = calloc(1, sizeof *c);
-    c->fd = fd;
+    c->p.fd = fd;
     loop_add(fd, EPOLLIN, on_conn, c);
   }
 }
@@ -279,11 +238,7 @@ static void on_line(char *line) {
   char cmd[16] = "", a[256] = "", b[64] = "";
   sscanf(line, "%15s %255s %63s", cmd, a, b);
   if (strcmp(cmd, "record") == 0) {
-    snprintf(prefix, sizeof prefix, "%s", strcmp(a, "-") == 0 ? "" : a);
-    prefix_len = strlen(prefix);
-    width = b[0] ? atoi(b) : 8;
-    times_clear(&status_at);
-    times_clear(&dlr_at);
+    records_reset(&records, a, b);
     memset(&counts, 0, sizeof counts);
     nproblems = 0;
     buf_puts(&out, "{\"ok\":true}");
@@ -302,36 +257,12 @@ static void on_line(char *line) {
     }
     buf_puts(&out, "]}");
   } else if (strcmp(cmd, "dump") == 0) {
-    buf_printf(&out, "{\"id\":%s,", a);
-    times_json(&out, "status", &status_at, prefix, width);
-    buf_puts(&out, ",");
-    times_json(&out, "dlr", &dlr_at, prefix, width);
-    buf_puts(&out, "}");
+    records_dump(&records, &out, a);
   } else {
-    buf_puts(&out, "{\"error\":");
-    json_str(&out, line, strlen(line));
-    buf_puts(&out, "}");
+    unknown_command(&out, line);
   }
   emit(&out);
   buf_free(&out);
 }
 
-int receiver_main(const char *opts) {
-  char host[64] = "127.0.0.1";
-  opt_str(opts, "host", host, sizeof host);
-  int port = 0;
-  loop_init();
-  listen_fd = listen_loopback(host, (int)opt_num(opts, "port", 0), &port);
-  if (listen_fd < 0) {
-    perror("rig receiver: listen");
-    return 1;
-  }
-  loop_add(listen_fd, EPOLLIN, on_accept, NULL);
-  control_init(on_line);
-  buf_t out = {0};
-  buf_printf(&out, "{\"ready\":true,\"port\":%d}", port);
-  emit(&out);
-  buf_free(&out);
-  loop_run(NULL, NULL);
-  return 0;
-}
+int receiver_main(const char *opts) { return serve("receiver", opts, on_accept, on_line, NULL, NULL); }

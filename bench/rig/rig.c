@@ -143,6 +143,74 @@ int set_nonblocking(int fd) {
   return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
+int read_available(int fd, buf_t *b) {
+  for (;;) {
+    buf_reserve(b, 65536);
+    ssize_t n = read(fd, b->p + b->len, b->cap - b->len);
+    if (n > 0) {
+      b->len += (size_t)n;
+      if ((size_t)n < 65536) return 1;
+      continue;
+    }
+    if (n == 0) return 0;
+    if (errno == EINTR) continue;
+    return errno == EAGAIN ? 1 : -1;
+  }
+}
+
+int write_pending(int fd, buf_t *b) {
+  while (buf_size(b) > 0) {
+    ssize_t n = write(fd, buf_data(b), buf_size(b));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno == EAGAIN ? 0 : -1;
+    }
+    buf_consume(b, (size_t)n);
+  }
+  return 1;
+}
+
+void watch_writable(int fd, int pending, int *watching, uint32_t extra, void *ctx, io_fn fn) {
+  if (pending == *watching) return;
+  *watching = pending;
+  loop_mod(fd, EPOLLIN | extra | (pending ? EPOLLOUT : 0), ctx, fn);
+}
+
+int peer_flush(peer_t *p, int half_close, void (*close_fn)(void *ctx), void *ctx, io_fn on_io) {
+  if (write_pending(p->fd, &p->out) < 0) {
+    close_fn(ctx);
+    return 0;
+  }
+  int pending = buf_size(&p->out) > 0;
+  if (!pending && p->closing) {
+    if (half_close) shutdown(p->fd, SHUT_WR);
+    close_fn(ctx);
+    return 0;
+  }
+  watch_writable(p->fd, pending, &p->want_out, 0, ctx, on_io);
+  return 1;
+}
+
+int serve(const char *mode, const char *opts, io_fn on_accept, void (*on_line)(char *line), tick_fn after_events, int (*timeout_ms)(void)) {
+  char host[64] = "127.0.0.1";
+  opt_str(opts, "host", host, sizeof host);
+  int port = 0;
+  loop_init();
+  int fd = listen_loopback(host, (int)opt_num(opts, "port", 0), &port);
+  if (fd < 0) {
+    fprintf(stderr, "rig %s: cannot listen on %s: %s\n", mode, host, strerror(errno));
+    return 1;
+  }
+  loop_add(fd, EPOLLIN, on_accept, (void *)(intptr_t)fd);
+  control_init(on_line);
+  buf_t out = {0};
+  buf_printf(&out, "{\"ready\":true,\"port\":%d}", port);
+  emit(&out);
+  buf_free(&out);
+  loop_run(after_events, timeout_ms);
+  return 0;
+}
+
 static int resolve(const char *host, int port, struct sockaddr_in *sa) {
   memset(sa, 0, sizeof *sa);
   sa->sin_family = AF_INET;
@@ -329,6 +397,32 @@ void times_json(buf_t *b, const char *name, const times_t *t, const char *prefix
     first = 0;
   }
   buf_put(b, "]", 1);
+}
+
+void records_reset(records_t *r, const char *prefix, const char *width) {
+  snprintf(r->prefix, sizeof r->prefix, "%s", strcmp(prefix, "-") == 0 ? "" : prefix);
+  r->prefix_len = strlen(r->prefix);
+  r->width = width[0] ? atoi(width) : 8;
+  times_clear(&r->at[0]);
+  times_clear(&r->at[1]);
+}
+
+long records_index(const records_t *r, const char *dest, size_t n) { return dest_index(dest, n, r->prefix, r->prefix_len, r->width); }
+
+int records_first(records_t *r, int which, const char *dest, size_t n) { return times_first(&r->at[which], records_index(r, dest, n), now_ms()); }
+
+void records_dump(const records_t *r, buf_t *out, const char *id) {
+  buf_printf(out, "{\"id\":%s,", id);
+  times_json(out, r->names[0], &r->at[0], r->prefix, r->width);
+  buf_puts(out, ",");
+  times_json(out, r->names[1], &r->at[1], r->prefix, r->width);
+  buf_puts(out, "}");
+}
+
+void unknown_command(buf_t *out, const char *line) {
+  buf_puts(out, "{\"error\":");
+  json_str(out, line, strlen(line));
+  buf_puts(out, "}");
 }
 
 /* ------------------------------------------------------------------ main */

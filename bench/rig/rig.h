@@ -45,6 +45,31 @@ void loop_run(tick_fn after_events, int (*timeout_ms)(void));
 void loop_stop(void);
 
 int set_nonblocking(int fd);
+/* Reads what the socket has into b: 1 once it has nothing more for now, 0 at the end of the stream,
+ * -1 on an error (errno says which). */
+int read_available(int fd, buf_t *b);
+/* Writes what b holds: 1 when all of it is written, 0 when the rest must wait for EPOLLOUT, -1 on an
+ * error (errno says which). */
+int write_pending(int fd, buf_t *b);
+/* Watches fd for EPOLLOUT as well as EPOLLIN (plus `extra`) while output is pending, and stops once it
+ * is not; `*watching` remembers which. */
+void watch_writable(int fd, int pending, int *watching, uint32_t extra, void *ctx, io_fn fn);
+/* A server's connection: its socket, what came in and what goes out. */
+typedef struct {
+  int fd;
+  buf_t in, out;
+  /* Hang up once `out` is written. */
+  int closing;
+  int want_out;
+} peer_t;
+/* Writes what the peer has to send; on an error, or once all is written while closing, calls
+ * close_fn(ctx) (half-closing first when asked) and returns 0; else watches for EPOLLOUT as needed
+ * and returns 1. */
+int peer_flush(peer_t *p, int half_close, void (*close_fn)(void *ctx), void *ctx, io_fn on_io);
+/* The servers' start: listens on the options' host and port (127.0.0.1, any free port), accepting
+ * with on_accept (its ctx is the listening fd), takes stdin commands with on_line, says
+ * {"ready":true,"port":N} and runs the loop. Returns only if it cannot listen. */
+int serve(const char *mode, const char *opts, io_fn on_accept, void (*on_line)(char *line), tick_fn after_events, int (*timeout_ms)(void));
 int listen_loopback(const char *host, int port, int *bound_port);
 int connect_loopback(const char *host, int port);
 
@@ -75,6 +100,26 @@ int times_first(times_t *t, long i, double at);
 void times_clear(times_t *t);
 /* `"name":[[dest,t],…]` with dest = prefix + the index zero-padded to `width` digits. */
 void times_json(buf_t *b, const char *name, const times_t *t, const char *prefix, int width);
+
+/* A run's records: two per-destination first times (the receiver's status and DLR callbacks, the
+ * SMSC's submits and receipts) for the destinations of one prefix and width. */
+typedef struct {
+  char prefix[64];
+  size_t prefix_len;
+  int width;
+  const char *names[2];
+  times_t at[2];
+} records_t;
+/* `record <prefix|-> <width>`: clears both and counts only that prefix from now on. */
+void records_reset(records_t *r, const char *prefix, const char *width);
+/* The destination's index in this run, or -1 for another prefix or width. */
+long records_index(const records_t *r, const char *dest, size_t n);
+/* 1 when set now, 0 when it had a time, -1 when not a destination of this run. */
+int records_first(records_t *r, int which, const char *dest, size_t n);
+/* The answer to `dump <id>`: {"id":…,"<name0>":[…],"<name1>":[…]}. */
+void records_dump(const records_t *r, buf_t *out, const char *id);
+/* The answer to a command nobody knows. */
+void unknown_command(buf_t *out, const char *line);
 
 /* SHA-256, HMAC-SHA-256 and base64, for verifying Standard Webhooks signatures. */
 void hmac_sha256(const uint8_t *key, size_t key_len, const uint8_t *msg, size_t msg_len, uint8_t out[32]);

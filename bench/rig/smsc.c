@@ -46,11 +46,8 @@ typedef struct receipt {
 } receipt_t;
 
 typedef struct session {
-  int fd;
-  buf_t in, out;
+  peer_t p;
   int bound; /* 0, or the bind command */
-  int closing;
-  int want_out;
   int dirty; /* has output to flush this turn */
   uint32_t next_seq;
   receipt_t *outstanding, *outstanding_tail; /* deliver_sm sent, no response yet, in seq order */
@@ -63,15 +60,12 @@ static struct {
 } counts;
 static char system_id[32] = "bench", password[32] = "bench";
 static double receipt_delay_ms = 0;
-static int listen_fd;
 static session_t *sessions;
 static session_t *dirty;
 static uint64_t next_message_id = 1;
-static char prefix[64];
-static size_t prefix_len;
-static int width = 8;
 static int recording = 0;
-static times_t submit_at, receipt_at;
+/* at[0]: first submit_sm per destination, at[1]: first receipt sent. */
+static records_t records = {.width = 8, .names = {"submits", "receipts"}};
 
 /* Receipts to send: now (after this turn's reads), later (delay or retry), or once a session binds. */
 typedef struct {
@@ -119,8 +113,8 @@ static void send_pdu(session_t *s, uint32_t id, uint32_t status, uint32_t seq, c
   put32(h + 4, id);
   put32(h + 8, status);
   put32(h + 12, seq);
-  buf_put(&s->out, h, 16);
-  if (n) buf_put(&s->out, body, n);
+  buf_put(&s->p.out, h, 16);
+  if (n) buf_put(&s->p.out, body, n);
   mark_dirty(s);
 }
 
@@ -145,16 +139,16 @@ static int u8(const uint8_t *p, size_t n, size_t *at, uint8_t *out) {
 }
 
 static session_t *receiver_for(session_t *origin) {
-  if (origin && (origin->bound == BIND_TRANSCEIVER || origin->bound == BIND_RECEIVER) && !origin->closing) return origin;
+  if (origin && (origin->bound == BIND_TRANSCEIVER || origin->bound == BIND_RECEIVER) && !origin->p.closing) return origin;
   for (session_t *s = sessions; s; s = s->next)
-    if ((s->bound == BIND_TRANSCEIVER || s->bound == BIND_RECEIVER) && !s->closing) return s;
+    if ((s->bound == BIND_TRANSCEIVER || s->bound == BIND_RECEIVER) && !s->p.closing) return s;
   return NULL;
 }
 
 static void deliver(receipt_t *r) {
   session_t *s = receiver_for(r->origin);
   if (!s) return push(&waiting, r);
-  if (recording && r->attempt == 1) times_first(&receipt_at, dest_index(r->dest, r->dest_len, prefix, prefix_len, width), now_ms());
+  if (recording && r->attempt == 1) records_first(&records, 1, r->dest, r->dest_len);
   counts.receipts_sent++;
   r->origin = s;
   r->seq = s->next_seq++;
@@ -209,7 +203,7 @@ static void submit_sm(session_t *s, uint32_t seq, const uint8_t *p, size_t n) {
   }
   counts.submits++;
   size_t dn = strlen(dst);
-  if (recording) times_first(&submit_at, dest_index(dst, dn, prefix, prefix_len, width), now_ms());
+  if (recording) records_first(&records, 0, dst, dn);
   char id[24];
   int idn = snprintf(id, sizeof id, "%010llX", (unsigned long long)next_message_id++);
   send_pdu(s, SUBMIT_SM | RESP, 0, seq, id, (size_t)idn + 1);
@@ -304,7 +298,7 @@ static void pdu(session_t *s, const uint8_t *p, size_t n) {
     case UNBIND:
       send_pdu(s, UNBIND | RESP, 0, seq, NULL, 0);
       s->bound = 0;
-      s->closing = 1;
+      s->p.closing = 1;
       return;
     case DELIVER_SM | RESP:
       return deliver_resp(s, seq, status);
@@ -316,8 +310,8 @@ static void pdu(session_t *s, const uint8_t *p, size_t n) {
 }
 
 static void session_close(session_t *s) {
-  loop_del(s->fd);
-  close(s->fd);
+  loop_del(s->p.fd);
+  close(s->p.fd);
   if (s->prev) s->prev->next = s->next;
   else sessions = s->next;
   if (s->next) s->next->prev = s->prev;
@@ -339,70 +333,39 @@ static void session_close(session_t *s) {
       *d = s->next_dirty;
       break;
     }
-  buf_free(&s->in);
-  buf_free(&s->out);
+  buf_free(&s->p.in);
+  buf_free(&s->p.out);
   free(s);
 }
 
+static void close_session(void *ctx) { session_close(ctx); }
+
 /* Writes what this turn queued; 0 when the session is closed (and freed) now. */
-static int flush(session_t *s) {
-  while (buf_size(&s->out) > 0) {
-    ssize_t n = write(s->fd, buf_data(&s->out), buf_size(&s->out));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN) break;
-      session_close(s);
-      return 0;
-    }
-    buf_consume(&s->out, (size_t)n);
-  }
-  int pending = buf_size(&s->out) > 0;
-  if (!pending && s->closing) {
-    session_close(s);
-    return 0;
-  }
-  if (pending != s->want_out) {
-    s->want_out = pending;
-    loop_mod(s->fd, EPOLLIN | (pending ? EPOLLOUT : 0), s, on_session);
-  }
-  return 1;
-}
+static int flush(session_t *s) { return peer_flush(&s->p, 0, close_session, s, on_session); }
 
 static void on_session(void *ctx, uint32_t events) {
   session_t *s = ctx;
   if (events & EPOLLOUT) {
     if (!flush(s) || !(events & (EPOLLIN | EPOLLHUP | EPOLLERR))) return;
   }
-  for (;;) {
-    buf_reserve(&s->in, 65536);
-    ssize_t n = read(s->fd, s->in.p + s->in.len, s->in.cap - s->in.len);
-    if (n > 0) {
-      s->in.len += (size_t)n;
-      if ((size_t)n < 65536) break;
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno == EAGAIN) break;
-    return session_close(s);
-  }
-  while (!s->closing && buf_size(&s->in) >= 16) {
-    const uint8_t *p = (const uint8_t *)buf_data(&s->in);
+  if (read_available(s->p.fd, &s->p.in) <= 0) return session_close(s);
+  while (!s->p.closing && buf_size(&s->p.in) >= 16) {
+    const uint8_t *p = (const uint8_t *)buf_data(&s->p.in);
     uint32_t len = get32(p);
     if (len < 16 || len > 65536) return session_close(s);
-    if (buf_size(&s->in) < len) break;
+    if (buf_size(&s->p.in) < len) break;
     pdu(s, p, len);
-    buf_consume(&s->in, len);
+    buf_consume(&s->p.in, len);
   }
 }
 
 static void on_accept(void *ctx, uint32_t events) {
-  (void)ctx;
   (void)events;
   for (;;) {
-    int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int fd = accept4((int)(intptr_t)ctx, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) return;
     session_t *s = calloc(1, sizeof *s);
-    s->fd = fd;
+    s->p.fd = fd;
     s->next_seq = 1;
     s->next = sessions;
     if (sessions) sessions->prev = s;
@@ -444,26 +407,16 @@ static void on_line(char *line) {
   char cmd[16] = "", a[64] = "", b[16] = "";
   sscanf(line, "%15s %63s %15s", cmd, a, b);
   if (strcmp(cmd, "record") == 0) {
-    snprintf(prefix, sizeof prefix, "%s", strcmp(a, "-") == 0 ? "" : a);
-    prefix_len = strlen(prefix);
-    width = b[0] ? atoi(b) : 8;
+    records_reset(&records, a, b);
     recording = 1;
-    times_clear(&submit_at);
-    times_clear(&receipt_at);
     buf_puts(&out, "{\"ok\":true}");
   } else if (strcmp(cmd, "stats") == 0) {
     buf_printf(&out, "{\"id\":%s,\"counts\":{\"binds\":%ld,\"submits\":%ld,\"receiptsSent\":%ld,\"receiptsAcked\":%ld,\"receiptsNacked\":%ld,\"sessions\":%ld}}", a, counts.binds,
                counts.submits, counts.receipts_sent, counts.receipts_acked, counts.receipts_nacked, counts.sessions);
   } else if (strcmp(cmd, "dump") == 0) {
-    buf_printf(&out, "{\"id\":%s,", a);
-    times_json(&out, "submits", &submit_at, prefix, width);
-    buf_puts(&out, ",");
-    times_json(&out, "receipts", &receipt_at, prefix, width);
-    buf_puts(&out, "}");
+    records_dump(&records, &out, a);
   } else {
-    buf_puts(&out, "{\"error\":");
-    json_str(&out, line, strlen(line));
-    buf_puts(&out, "}");
+    unknown_command(&out, line);
   }
   emit(&out);
   buf_free(&out);
@@ -473,21 +426,5 @@ int smsc_main(const char *opts) {
   opt_str(opts, "systemId", system_id, sizeof system_id);
   opt_str(opts, "password", password, sizeof password);
   receipt_delay_ms = opt_num(opts, "receiptDelayMs", 0);
-  char host[64] = "127.0.0.1";
-  opt_str(opts, "host", host, sizeof host);
-  int port = 0;
-  loop_init();
-  listen_fd = listen_loopback(host, (int)opt_num(opts, "port", 0), &port);
-  if (listen_fd < 0) {
-    perror("rig smsc: listen");
-    return 1;
-  }
-  loop_add(listen_fd, EPOLLIN, on_accept, NULL);
-  control_init(on_line);
-  buf_t out = {0};
-  buf_printf(&out, "{\"ready\":true,\"port\":%d}", port);
-  emit(&out);
-  buf_free(&out);
-  loop_run(after_events, timeout);
-  return 0;
+  return serve("smsc", opts, on_accept, on_line, after_events, timeout);
 }

@@ -1,9 +1,10 @@
 import { expect } from 'chai';
 import type { Worker } from 'node:worker_threads';
-import { CarrierError, DeliveryReceipt, OutboundSubmission } from '../../control-plane/src/connectors/carrier';
+import { CarrierError, DeliveryReceipt } from '../../control-plane/src/connectors/carrier';
 import { ThreadedCarrier } from '../../control-plane/src/connectors/carrier-thread';
 import { buildCarriers } from '../../control-plane/src/connectors/carriers-config';
 import { SmppCarrier } from '../../control-plane/src/connectors/smpp-connector';
+import { submission } from '../support/submissions';
 import { ESME_RINVPASWD, ESME_RX_T_APPN, TestSmsc } from '../support/smsc';
 import pino from 'pino';
 
@@ -15,12 +16,7 @@ import pino from 'pino';
  * new thread binds again.
  */
 
-const msg = (content: string, destination = '+4915112345671'): OutboundSubmission => ({
-  messageId: `m-${Math.random().toString(36).slice(2)}`,
-  source: '+4930123456',
-  destination,
-  content,
-});
+const msg = submission;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('ThreadedCarrier (the SMPP connector on its own thread)', function () {

@@ -1,14 +1,10 @@
 import { expect } from 'chai';
-import { CarrierError, DeliveryReceipt, OutboundSubmission } from '../../control-plane/src/connectors/carrier';
+import { CarrierError, DeliveryReceipt } from '../../control-plane/src/connectors/carrier';
 import { SmppCarrier, SmppCarrierOptions } from '../../control-plane/src/connectors/smpp-connector';
+import { submission } from '../support/submissions';
 import { ESME_RINVPASWD, ESME_RTHROTTLED, ESME_RX_T_APPN, TestSmsc, TestSmscOptions } from '../support/smsc';
 
-const msg = (content: string, destination = '+4915112345671'): OutboundSubmission => ({
-  messageId: `m-${Math.random().toString(36).slice(2)}`,
-  source: '+4930123456',
-  destination,
-  content,
-});
+const msg = submission;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -1,7 +1,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import type { ConnectorLogger } from './carrier';
+import type { ConnectorLogger, DeliveryReceipt } from './carrier';
 import { FromThread, serializeError, ThreadedCarrierSpec, ToThread } from './carrier-thread';
 import { SmppCarrier } from './smpp-connector';
+import { PerTurn } from '../shared/per-turn';
 
 /**
  * The connector thread (see ThreadedCarrier): runs the SmppCarrier, answers submissions in
@@ -35,19 +36,10 @@ const logger = { debug: log('debug'), info: log('info'), warn: log('warn'), erro
 
 const carrier = new SmppCarrier({ ...spec.options, logger });
 
-let results: Array<[number, string[] | null, ReturnType<typeof serializeError> | null]> = [];
-const result = (entry: (typeof results)[number]) => {
-  if (results.length === 0) {
-    setImmediate(() => {
-      const batch = results;
-      results = [];
-      send({ t: 'results', results: batch });
-    });
-  }
-  results.push(entry);
-};
+const results = new PerTurn<[number, string[] | null, ReturnType<typeof serializeError> | null]>((batch) => send({ t: 'results', results: batch }));
+const result = (entry: [number, string[] | null, ReturnType<typeof serializeError> | null]) => results.push(entry);
 
-let receipts: Array<[number, import('./carrier').DeliveryReceipt]> = [];
+const receipts = new PerTurn<[number, DeliveryReceipt]>((batch) => send({ t: 'receipts', receipts: batch }));
 let receiptSeq = 0;
 const held = new Map<number, { resolve(): void; reject(e: Error): void }>();
 carrier.onReceipt(
@@ -55,13 +47,6 @@ carrier.onReceipt(
     new Promise<void>((resolve, reject) => {
       const n = ++receiptSeq;
       held.set(n, { resolve, reject });
-      if (receipts.length === 0) {
-        setImmediate(() => {
-          const batch = receipts;
-          receipts = [];
-          send({ t: 'receipts', receipts: batch });
-        });
-      }
       receipts.push([n, receipt]);
     }),
 );

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { CARRIER_CODE_INTERNAL, Carrier, CarrierError, ConnectorLogger, DeliveryReceipt, OutboundSubmission, ReceiptHandler, SubmitResult } from './carrier';
 import type { SmppCarrierOptions } from './smpp-connector';
+import { PerTurn } from '../shared/per-turn';
 
 /*
  * An SMPP connector on a thread of its own. At thousands of messages a second the PDU codec, the
@@ -59,8 +60,8 @@ export class ThreadedCarrier implements Carrier {
   private isConnected = false;
   private seq = 0;
   private readonly waiting = new Map<number, { resolve(r: SubmitResult): void; reject(e: Error): void }>();
-  private outgoing: Array<[number, OutboundSubmission]> = [];
-  private acks: Array<[number, string | null]> = [];
+  private readonly outgoing = new PerTurn<[number, OutboundSubmission]>((jobs) => this.worker?.postMessage({ t: 'submit', jobs } satisfies ToThread));
+  private readonly acks = new PerTurn<[number, string | null]>((acks) => this.worker?.postMessage({ t: 'acks', acks } satisfies ToThread));
   private starting?: { resolve(): void; reject(e: Error): void };
   private stopping?: () => void;
   private stopped = false;
@@ -95,7 +96,6 @@ export class ThreadedCarrier implements Carrier {
     return new Promise<SubmitResult>((resolve, reject) => {
       const n = ++this.seq;
       this.waiting.set(n, { resolve, reject });
-      if (this.outgoing.length === 0) setImmediate(() => this.flushSubmits());
       this.outgoing.push([n, msg]);
     });
   }
@@ -105,8 +105,8 @@ export class ThreadedCarrier implements Carrier {
     this.stopped = true;
     const worker = this.worker;
     if (!worker) return;
-    this.flushSubmits();
-    this.flushAcks();
+    this.outgoing.flush();
+    this.acks.flush();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, 10_000);
       this.stopping = () => {
@@ -120,20 +120,7 @@ export class ThreadedCarrier implements Carrier {
     this.failWaiting('connector stopped');
   }
 
-  private flushSubmits(): void {
-    const jobs = this.outgoing;
-    this.outgoing = [];
-    if (jobs.length && this.worker) this.worker.postMessage({ t: 'submit', jobs } satisfies ToThread);
-  }
-
-  private flushAcks(): void {
-    const acks = this.acks;
-    this.acks = [];
-    if (acks.length && this.worker) this.worker.postMessage({ t: 'acks', acks } satisfies ToThread);
-  }
-
   private ack(n: number, error: string | null): void {
-    if (this.acks.length === 0) setImmediate(() => this.flushAcks());
     this.acks.push([n, error]);
   }
 

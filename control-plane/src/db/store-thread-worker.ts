@@ -10,6 +10,7 @@ import { Database, openDatabase } from './database';
 import { execute, prepared, SqliteConnection } from './sqlite-client';
 import { FromStore, leasesIn, Member, Room, serializeDbError, StoreThreadOptions, ToStore } from './store-thread';
 import { CommitGroup, TransactionBatcher } from './transaction-batcher';
+import { PerTurn } from '../shared/per-turn';
 
 /**
  * The store thread (see StoreThread): opens and migrates the database, runs the group-commit
@@ -91,17 +92,8 @@ async function main(): Promise<void> {
     ),
   };
 
-  let results: Array<[Member, number, boolean, unknown]> = [];
-  const result = (entry: (typeof results)[number]) => {
-    if (results.length === 0) {
-      setImmediate(() => {
-        const batch = results;
-        results = [];
-        send({ t: 'br', results: batch });
-      });
-    }
-    results.push(entry);
-  };
+  const results = new PerTurn<[Member, number, boolean, unknown]>((batch) => send({ t: 'br', results: batch }));
+  const result = (entry: [Member, number, boolean, unknown]) => results.push(entry);
 
   // The main thread's queries, in the order they come, on the pooled connection; held while its transaction is open.
   let held: SqliteConnection | undefined;

@@ -3,6 +3,7 @@ import { Worker } from 'node:worker_threads';
 import knexFactory, { Knex } from 'knex';
 import type { RetryPolicy } from '../callbacks/retry-policy';
 import type { ChangeKind } from '../shared/changes';
+import { PerTurn } from '../shared/per-turn';
 
 /*
  * The embedded database on a thread of its own (store-thread-worker.ts). The thread owns the one
@@ -84,7 +85,9 @@ function deserialize(e: SerializedDbError): Error {
 /** A group-commit batcher whose rounds run on the store thread: the same submit/idle as TransactionBatcher. */
 export class RemoteBatcher<T, R> {
   private readonly waiting = new Map<number, { item: T; resolve(r: R): void; reject(e: unknown): void }>();
-  private outgoing: Array<[number, T]> = [];
+  private readonly outgoing = new PerTurn<[number, T]>((items) => {
+    if (!this.store.post({ t: 'b', member: this.member, items, room: this.store.room(), seen: this.store.seenGranted })) this.failAll(this.store.gone ?? 'the store thread is gone');
+  });
   private idleWaiters: Array<() => void> = [];
 
   constructor(
@@ -98,7 +101,6 @@ export class RemoteBatcher<T, R> {
     return new Promise<R>((resolve, reject) => {
       const n = this.store.nextId();
       this.waiting.set(n, { item, resolve, reject });
-      if (this.outgoing.length === 0) setImmediate(() => this.flush());
       this.outgoing.push([n, item]);
     });
   }
@@ -128,14 +130,8 @@ export class RemoteBatcher<T, R> {
 
   /** @internal StoreThread: the thread is gone; everything waiting fails. */
   failAll(why: string): void {
+    this.outgoing.clear();
     for (const [n] of [...this.waiting]) this.settle(n, false, { message: why });
-    this.outgoing = [];
-  }
-
-  private flush(): void {
-    const items = this.outgoing;
-    this.outgoing = [];
-    if (items.length && !this.store.post({ t: 'b', member: this.member, items, room: this.store.room(), seen: this.store.seenGranted })) this.failAll(this.store.gone ?? 'the store thread is gone');
   }
 }
 
