@@ -134,8 +134,12 @@ export class ThreadedCarrier implements Carrier {
     const ext = path.extname(__filename);
     const file = path.join(__dirname, `carrier-thread-worker${ext}`);
     // From sources (tests run TypeScript through tsx) the thread registers tsx before loading its module.
+    // A PDU lives for a few milliseconds: a young generation of 8 MB, as the callback thread's, keeps its heap small.
+    const resourceLimits = { maxYoungGenerationSizeMb: 8 };
     const worker =
-      ext === '.ts' ? new Worker(`require('tsx/cjs'); require(${JSON.stringify(file)});`, { eval: true, workerData: this.spec }) : new Worker(file, { workerData: this.spec });
+      ext === '.ts'
+        ? new Worker(`require('tsx/cjs'); require(${JSON.stringify(file)});`, { eval: true, workerData: this.spec, resourceLimits })
+        : new Worker(file, { workerData: this.spec, resourceLimits });
     worker.on('message', (m: FromThread) => this.onMessage(m));
     worker.on('error', (err) => this.logger?.error({ err, connector: this.name }, 'SMPP connector thread failed'));
     worker.on('exit', (code) => {

@@ -13,7 +13,7 @@ export interface Database {
 }
 
 /** The only place that branches on the database kind. */
-export async function openDatabase(url: string, opts: { migrate?: boolean } = {}): Promise<Database> {
+export async function openDatabase(url: string, opts: { migrate?: boolean; checkpoints?: 'thread' | 'inline' } = {}): Promise<Database> {
   let knex: Knex;
   let dialect: Dialect;
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
@@ -35,7 +35,7 @@ export async function openDatabase(url: string, opts: { migrate?: boolean } = {}
         max: 1,
         afterCreate(conn: SqliteConnection, done: (err: Error | null, conn: SqliteConnection) => void) {
           try {
-            initConnection(conn, file);
+            initConnection(conn, file, opts.checkpoints);
             done(null, conn);
           } catch (err) {
             done(err as Error, conn);

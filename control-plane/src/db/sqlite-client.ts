@@ -23,8 +23,9 @@ import type BetterSqlite3 from 'better-sqlite3';
  * query's run() (DurableSqliteClient).
  *
  * Checkpoints (copying the WAL into the database file, with two fsyncs) would otherwise run inside
- * whichever COMMIT crossed SQLite's threshold, on the main thread: they run on a thread of their
- * own instead (Checkpointer), once the WAL has grown past CHECKPOINT_START_BYTES.
+ * whichever COMMIT crossed SQLite's threshold: on a connection of the main thread they run on a
+ * thread of their own instead (Checkpointer), once the WAL has grown past CHECKPOINT_START_BYTES;
+ * the store thread, which runs the commits off the main thread already, leaves them to SQLite.
  */
 
 /** better-sqlite3's statement and connection, as far as they are used here. */
@@ -165,14 +166,20 @@ export class Checkpointer {
   }
 }
 
-/** Sets up a new connection: WAL, NORMAL sync with our own fdatasync (see above), foreign keys. */
-export function initConnection(conn: SqliteConnection, file: string): void {
+/**
+ * Sets up a new connection: WAL, NORMAL sync with our own fdatasync (see above), foreign keys.
+ * `checkpoints`: 'thread' runs them on the Checkpointer's thread (for a connection on the main
+ * thread); 'inline' leaves them to SQLite, inside the COMMIT that crosses its threshold (for a
+ * connection that has a thread of its own already, the store thread's).
+ */
+export function initConnection(conn: SqliteConnection, file: string, checkpoints: 'thread' | 'inline' = 'thread'): void {
   const wal = String(conn.pragma('journal_mode = WAL', { simple: true })).toLowerCase() === 'wal';
   conn.pragma('synchronous = NORMAL');
   conn.pragma('foreign_keys = ON');
   conn.pragma('busy_timeout = 5000');
   const state: ConnectionState = { statements: new Map(), dirty: false };
-  if (wal) {
+  if (wal && checkpoints === 'inline') state.wal = new WalSync(`${file}-wal`);
+  else if (wal) {
     // Checkpoints run on the Checkpointer's thread, not inside our COMMITs; a WAL that grew large
     // is cut back to 64 MiB once checkpointed.
     conn.pragma('wal_autocheckpoint = 0');

@@ -31,7 +31,8 @@ interface Client {
 async function main(): Promise<void> {
   let db: Database;
   try {
-    db = await openDatabase(opts.url);
+    // Commits, and the checkpoints SQLite runs inside them, are off the main thread here already.
+    db = await openDatabase(opts.url, { checkpoints: 'inline' });
   } catch (err) {
     return send({ t: 'failed', error: serializeDbError(err) });
   }

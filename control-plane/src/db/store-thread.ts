@@ -189,8 +189,12 @@ export class StoreThread {
     const ext = path.extname(__filename);
     const file = path.join(__dirname, `store-thread-worker${ext}`);
     // From sources (tests run TypeScript through tsx) the thread registers tsx before loading its module.
+    // The thread's objects live for one round: a young generation of 8 MB, as the callback thread's, keeps its heap small.
+    const resourceLimits = { maxYoungGenerationSizeMb: 8 };
     this.worker =
-      ext === '.ts' ? new Worker(`require('tsx/cjs'); require(${JSON.stringify(file)});`, { eval: true, workerData: opts }) : new Worker(file, { workerData: opts });
+      ext === '.ts'
+        ? new Worker(`require('tsx/cjs'); require(${JSON.stringify(file)});`, { eval: true, workerData: opts, resourceLimits })
+        : new Worker(file, { workerData: opts, resourceLimits });
     this.worker.on('message', (m: FromStore) => {
       switch (m.t) {
         case 'qr': {
