@@ -47,7 +47,8 @@ const CFG = {
   drainTimeoutS: env('BENCH_DRAIN_TIMEOUT_S', 60, 30),
   trunks: env('BENCH_TRUNKS', 200, 5),
   logLevel: process.env.BENCH_LOG_LEVEL || 'info',
-  out: process.env.BENCH_OUT !== undefined ? process.env.BENCH_OUT : SMOKE ? '' : path.join(ROOT, 'docs/BENCHMARKS.md'),
+  // A smoke or partial (--only) run does not overwrite the full report unless BENCH_OUT says so.
+  out: process.env.BENCH_OUT !== undefined ? process.env.BENCH_OUT : SMOKE || ONLY.length > 0 ? '' : path.join(ROOT, 'docs/BENCHMARKS.md'),
   json: process.env.BENCH_JSON || '',
 };
 // Smoke runs skip the slow phases unless asked for by name.
