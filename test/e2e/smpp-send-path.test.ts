@@ -438,4 +438,22 @@ describe('send path over SMPP: API → dispatcher → SmppCarrier → test SMSC 
     }
     expect(dlrs(f, multi.id)[0]!.json.data.attributes).to.include({ parts_total: 2, parts_delivered: 2 });
   });
+
+  it('(6) records both copies of a receipt that overtook its submit_sm_resp: one DLR, and the copy in the history', async () => {
+    // The copies arrive before the carrier id is known, so both are parked; the second is still a duplicate.
+    const f = await setup({ smsc: { receiptCopies: 2, receiptBeforeResp: true, responseDelayMs: 50 } });
+    const single = await send(f, '15550000083', 'receipt twice, early');
+    const multi = await send(f, '15550000084', 'e'.repeat(200));
+    await f.smsc.waitFor('6 receipts acknowledged', () => f.smsc.deliverResponses.length >= 6);
+    for (const id of [single.id, multi.id]) {
+      const v = await settled(f, id);
+      expect(v).to.include({ status: 'delivered', final_status: 'DELIVERED' });
+      expect(v.events.filter((e: any) => e.type === 'receipt'), `receipts of ${id}`).to.have.length(v.parts_total);
+      expect(v.events.filter((e: any) => e.type === 'receipt_duplicate'), `duplicates of ${id}`).to.have.length(v.parts_total);
+      expect(v.events.filter((e: any) => e.type === 'final')).to.have.length(1);
+      expect(dlrs(f, id), `DLRs of ${id}`).to.have.length(1);
+    }
+    const [{ n: parked }] = await f.t.platform.db.knex('pending_receipts').count({ n: '*' });
+    expect(Number(parked)).to.equal(0);
+  });
 });

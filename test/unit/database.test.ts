@@ -150,7 +150,33 @@ describe('callbacks indexes (migration 0015)', () => {
 
   it('gives the index back when the migration is rolled back', async () => {
     expect(await indexes()).not.to.include('callbacks_trunk_id_state_index');
-    await db.knex.migrate.down({ migrationSource });
+    await db.knex.migrate.down({ migrationSource, name: '0015_callbacks_without_trunk_state_index' });
     expect(await indexes()).to.include('callbacks_trunk_id_state_index');
+  });
+});
+
+/* A parked receipt counts the copies the SMSC sent of it, so each is applied (the second as a duplicate). */
+describe('pending receipt copies (migration 0016)', () => {
+  let dir: string;
+  let db: Database;
+
+  beforeEach(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'database-'));
+    db = await openDatabase(`sqlite://${path.join(dir, 'test.sqlite3')}`);
+  });
+  afterEach(async () => {
+    await db.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const columns = async () => ((await db.knex.raw(`pragma table_info('pending_receipts')`)) as Array<{ name: string; dflt_value: string | null }>).map((c) => `${c.name}${c.dflt_value ? `=${c.dflt_value}` : ''}`);
+
+  it('adds copies (1 unless counted), and rolling back removes it', async () => {
+    expect(await columns()).to.include("copies='1'");
+    await db.knex('pending_receipts').insert({ connector: 'a', carrier_message_id: 'x', status: 'DELIVRD', raw: '{}', received_at: new Date().toISOString() });
+    expect((await db.knex('pending_receipts').first('copies'))!.copies).to.equal(1);
+    await db.knex.migrate.down({ migrationSource, name: '0016_pending_receipt_copies' });
+    expect((await columns()).some((c) => c.startsWith('copies'))).to.equal(false);
+    expect(await db.knex('pending_receipts').count({ n: '*' })).to.deep.equal([{ n: 1 }]);
   });
 });

@@ -369,6 +369,17 @@ const migrations: Migration[] = [
       await knex.schema.alterTable('callbacks', (t) => t.index(['trunk_id', 'state']));
     },
   },
+  {
+    name: '0016_pending_receipt_copies',
+    async up(knex) {
+      // An SMSC may send a receipt twice before its submit_sm_resp is handled: the parked row counts
+      // the copies, so the message's history still shows the second as a duplicate once applied.
+      await knex.schema.alterTable('pending_receipts', (t) => t.integer('copies').notNullable().defaultTo(1));
+    },
+    async down(knex) {
+      await knex.schema.alterTable('pending_receipts', (t) => t.dropColumn('copies'));
+    },
+  },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {

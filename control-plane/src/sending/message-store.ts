@@ -191,7 +191,7 @@ export class MessageStore {
         else byConnector.set(o.connector, [cid]);
       }
     }
-    const parked: Array<{ connector: string; carrier_message_id: string; raw: string }> = [];
+    const parked: Array<{ connector: string; carrier_message_id: string; raw: string; copies?: number }> = [];
     const findParked: Statement[] = [];
     for (const [connector, cids] of byConnector) {
       for (let c = 0; c < cids.length; c += SET_CHUNK) {
@@ -220,11 +220,18 @@ export class MessageStore {
         const cids = [...new Set(rows.map((p) => p.carrier_message_id))];
         for (let c = 0; c < cids.length; c += SET_CHUNK) await trx('pending_receipts').where('connector', connector).whereIn('carrier_message_id', cids.slice(c, c + SET_CHUNK)).delete();
       }
-      const more = await this.applyReceipts(
-        trx,
-        parked.map((p) => ({ connector: p.connector, receipt: JSON.parse(p.raw) as DeliveryReceipt })),
-      );
-      parked.forEach((p, k) => results[owner.get(`${p.connector}\0${p.carrier_message_id}`)!]!.push(...more[k]!));
+      // Every copy the SMSC sent is applied: the second of a receipt is recorded as its duplicate.
+      const items: ReceiptItem[] = [];
+      const itemOwner: number[] = [];
+      for (const p of parked) {
+        const receipt = JSON.parse(p.raw) as DeliveryReceipt;
+        for (let c = 0; c < Math.max(1, Number(p.copies ?? 1)); c++) {
+          items.push({ connector: p.connector, receipt });
+          itemOwner.push(owner.get(`${p.connector}\0${p.carrier_message_id}`)!);
+        }
+      }
+      const more = await this.applyReceipts(trx, items);
+      more.forEach((rows, k) => results[itemOwner[k]!]!.push(...rows));
     }
     return results;
   }
@@ -295,7 +302,7 @@ export class MessageStore {
     const partsOf = new Map<string, Array<{ seq: number; status: ReceiptStatus | null }>>();
     for (const [id, parts] of partsByMessage) partsOf.set(id, [...parts].map(([seq, status]) => ({ seq, status })).sort((a, b) => a.seq - b.seq));
 
-    const park: Array<{ connector: string; carrier_message_id: string; status: string; raw: string; received_at: string }> = [];
+    const park: Array<{ connector: string; carrier_message_id: string; status: string; raw: string; received_at: string; copies: number }> = [];
     const receiptEvents: Array<Record<string, unknown>> = [];
     const partUpdates: Array<{ message_id: string; seq: number; status: ReceiptStatus }> = [];
     const counts = new Map<string, { delivered: number; failed: number }>();
@@ -303,10 +310,11 @@ export class MessageStore {
     for (const [i, { connector, receipt }] of items.entries()) {
       const part = partByKey.get(key(connector, receipt.carrierMessageId));
       if (!part) {
-        // The whole receipt is kept so the DLR built later carries its error code and done date.
-        if (!park.some((p) => p.connector === connector && p.carrier_message_id === receipt.carrierMessageId && p.status === receipt.status)) {
-          park.push({ connector, carrier_message_id: receipt.carrierMessageId, status: receipt.status, raw: JSON.stringify(receipt), received_at: now });
-        }
+        // The whole receipt is kept so the DLR built later carries its error code and done date;
+        // another copy of it only counts (applied, it is recorded as a duplicate).
+        const same = park.find((p) => p.connector === connector && p.carrier_message_id === receipt.carrierMessageId && p.status === receipt.status);
+        if (same) same.copies++;
+        else park.push({ connector, carrier_message_id: receipt.carrierMessageId, status: receipt.status, raw: JSON.stringify(receipt), received_at: now, copies: 1 });
         continue;
       }
       const detail = JSON.stringify({ part: part.seq, carrier_message_id: receipt.carrierMessageId, error_code: receipt.errorCode ?? null });
@@ -351,6 +359,10 @@ export class MessageStore {
             known.add(`${connector}\0${r.carrier_message_id}\0${r.status}`);
           }
         }
+      }
+      const again = park.filter((p) => known.has(`${p.connector}\0${p.carrier_message_id}\0${p.status}`));
+      for (const p of again) {
+        await trx('pending_receipts').where({ connector: p.connector, carrier_message_id: p.carrier_message_id, status: p.status }).increment('copies', p.copies);
       }
       await insertChunked(trx, 'pending_receipts', park.filter((p) => !known.has(`${p.connector}\0${p.carrier_message_id}\0${p.status}`)));
     }
