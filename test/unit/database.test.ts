@@ -122,61 +122,56 @@ describe('SQLite driver: statements prepared once, commits durable before they a
   });
 });
 
+/** A migrated SQLite file of its own for each test of the calling describe block. */
+function freshDatabase(): () => Database {
+  let dir: string;
+  let db: Database;
+  beforeEach(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'database-'));
+    db = await openDatabase(`sqlite://${path.join(dir, 'test.sqlite3')}`);
+  });
+  afterEach(async () => {
+    await db.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  return () => db;
+}
+
 /*
  * The callbacks table keeps only the indexes its queries read: by state (the claim of due
  * callbacks, the metrics) and by message (the message log). Every index is written on each
  * callback's insert and state change, two callbacks per message.
  */
 describe('callbacks indexes (migration 0015)', () => {
-  let dir: string;
-  let db: Database;
+  const current = freshDatabase();
 
-  beforeEach(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'database-'));
-    db = await openDatabase(`sqlite://${path.join(dir, 'test.sqlite3')}`);
-  });
-  afterEach(async () => {
-    await db.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-
-  const indexes = async () => ((await db.knex.raw(`pragma index_list('callbacks')`)) as Array<{ name: string; origin: string }>).filter((i) => i.origin === 'c').map((i) => i.name).sort();
+  const indexes = async () => ((await current().knex.raw(`pragma index_list('callbacks')`)) as Array<{ name: string; origin: string }>).filter((i) => i.origin === 'c').map((i) => i.name).sort();
 
   it('has no index by trunk and state, and the claim of due callbacks still reads through the state index', async () => {
     expect(await indexes()).to.deep.equal(['callbacks_message_id_index', 'callbacks_state_next_attempt_at_index']);
-    const plan = (await db.knex.raw(`explain query plan select id from callbacks where state = ? and next_attempt_at <= ? order by next_attempt_at limit 10`, ['pending', new Date().toISOString()])) as Array<{ detail: string }>;
+    const plan = (await current().knex.raw(`explain query plan select id from callbacks where state = ? and next_attempt_at <= ? order by next_attempt_at limit 10`, ['pending', new Date().toISOString()])) as Array<{ detail: string }>;
     expect(plan.map((p) => p.detail).join('\n')).to.contain('callbacks_state_next_attempt_at_index');
   });
 
   it('gives the index back when the migration is rolled back', async () => {
     expect(await indexes()).not.to.include('callbacks_trunk_id_state_index');
-    await db.knex.migrate.down({ migrationSource, name: '0015_callbacks_without_trunk_state_index' });
+    await current().knex.migrate.down({ migrationSource, name: '0015_callbacks_without_trunk_state_index' });
     expect(await indexes()).to.include('callbacks_trunk_id_state_index');
   });
 });
 
 /* A parked receipt counts the copies the SMSC sent of it, so each is applied (the second as a duplicate). */
 describe('pending receipt copies (migration 0016)', () => {
-  let dir: string;
-  let db: Database;
+  const current = freshDatabase();
 
-  beforeEach(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'database-'));
-    db = await openDatabase(`sqlite://${path.join(dir, 'test.sqlite3')}`);
-  });
-  afterEach(async () => {
-    await db.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-
-  const columns = async () => ((await db.knex.raw(`pragma table_info('pending_receipts')`)) as Array<{ name: string; dflt_value: string | null }>).map((c) => `${c.name}${c.dflt_value ? `=${c.dflt_value}` : ''}`);
+  const columns = async () => ((await current().knex.raw(`pragma table_info('pending_receipts')`)) as Array<{ name: string; dflt_value: string | null }>).map((c) => `${c.name}${c.dflt_value ? `=${c.dflt_value}` : ''}`);
 
   it('adds copies (1 unless counted), and rolling back removes it', async () => {
     expect(await columns()).to.include("copies='1'");
-    await db.knex('pending_receipts').insert({ connector: 'a', carrier_message_id: 'x', status: 'DELIVRD', raw: '{}', received_at: new Date().toISOString() });
-    expect((await db.knex('pending_receipts').first('copies'))!.copies).to.equal(1);
-    await db.knex.migrate.down({ migrationSource, name: '0016_pending_receipt_copies' });
+    await current().knex('pending_receipts').insert({ connector: 'a', carrier_message_id: 'x', status: 'DELIVRD', raw: '{}', received_at: new Date().toISOString() });
+    expect((await current().knex('pending_receipts').first('copies'))!.copies).to.equal(1);
+    await current().knex.migrate.down({ migrationSource, name: '0016_pending_receipt_copies' });
     expect((await columns()).some((c) => c.startsWith('copies'))).to.equal(false);
-    expect(await db.knex('pending_receipts').count({ n: '*' })).to.deep.equal([{ n: 1 }]);
+    expect(await current().knex('pending_receipts').count({ n: '*' })).to.deep.equal([{ n: 1 }]);
   });
 });
