@@ -1,4 +1,8 @@
 import { expect } from 'chai';
+import { CallbackOutbox } from '../../control-plane/src/callbacks/outbox';
+import { MessageStore } from '../../control-plane/src/sending/message-store';
+import { ChangeFeed } from '../../control-plane/src/shared/changes';
+import { TrunkAccess } from '../../control-plane/src/trunks/trunk-access';
 import { doc, startTestPlatform, TestPlatform } from '../support/platform';
 import { basic, bulk, sendSms } from '../support/send-client';
 
@@ -48,5 +52,18 @@ describe('reliability: receipts that overtake their submit acknowledgement', fun
     console.log(`      receipt-race[${t.platform.db.dialect}]: messages=${total} final=${Number(total) - open} parked=${parked} elapsed=${((Date.now() - started) / 1000).toFixed(1)}s`);
     expect(open, 'messages still waiting for a receipt that already came').to.equal(0);
     expect(Number(parked), 'receipts left parked').to.equal(0);
+  });
+
+  it('count the copies of one receipt parked by separate batches, in one row', async () => {
+    // The store runs here, on this thread's connection (with the store thread it runs there).
+    t = await startTestPlatform({ WORKERS: 'false', STORE_THREAD: 'false' });
+    const knex = t.platform.db.knex;
+    const store = new MessageStore(new CallbackOutbox(() => 60_000), new TrunkAccess(knex, new ChangeFeed()));
+    const copy = { connector: 'smsc-a', receipt: { carrierMessageId: 'NOT-YET-KNOWN', status: 'DELIVRD' as const, final: true } };
+    // Two copies in one batch, then one more in a batch of its own (the row exists by then).
+    await knex.transaction((trx) => store.applyReceipts(trx, [copy, copy], true));
+    await knex.transaction((trx) => store.applyReceipts(trx, [copy], true));
+    const rows = await knex('pending_receipts').select('carrier_message_id', 'status', 'copies');
+    expect(rows.map((r) => ({ ...r, copies: Number(r.copies) }))).to.deep.equal([{ carrier_message_id: 'NOT-YET-KNOWN', status: 'DELIVRD', copies: 3 }]);
   });
 });

@@ -18,10 +18,6 @@ export function caseById(trx: Knex | Knex.Transaction, pairs: ReadonlyArray<read
   return trx.raw(`CASE id ${pairs.map(() => 'WHEN ? THEN ?').join(' ')} END`, pairs.flat());
 }
 
-export async function insertChunked(trx: Knex.Transaction, table: string, rows: ReadonlyArray<Record<string, unknown>>): Promise<void> {
-  for (let c = 0; c < rows.length; c += SET_CHUNK) await trx(table).insert(rows.slice(c, c + SET_CHUNK));
-}
-
 export function groupBy<T>(items: Iterable<T>, keyOf: (t: T) => string): Map<string, T[]> {
   const groups = new Map<string, T[]>();
   for (const t of items) {

@@ -1,7 +1,7 @@
 import { Knex } from 'knex';
 import { lockTransaction, nowIso, onSqlite, runsSideBySide, sqliteRows } from '../db/database';
 import { claimDue } from '../db/lease-claim';
-import { caseById, groupBy, insertChunked, insertChunks, insertValues, SET_CHUNK, Statement, together } from '../db/set-writes';
+import { caseById, chunks, groupBy, insertChunks, insertValues, SET_CHUNK, Statement, together } from '../db/set-writes';
 import type { CallbackEvent, CallbackOutbox, CallbackRow } from '../callbacks/outbox';
 import { DeliveryReceipt, isFinalReceiptStatus, ReceiptStatus } from '../connectors/carrier';
 import type { TrunkAccess } from '../trunks/trunk-access';
@@ -191,7 +191,7 @@ export class MessageStore {
         else byConnector.set(o.connector, [cid]);
       }
     }
-    const parked: Array<{ connector: string; carrier_message_id: string; raw: string; copies?: number }> = [];
+    const parked: Array<{ connector: string; carrier_message_id: string; raw: string; copies: number }> = [];
     const findParked: Statement[] = [];
     for (const [connector, cids] of byConnector) {
       for (let c = 0; c < cids.length; c += SET_CHUNK) {
@@ -225,7 +225,7 @@ export class MessageStore {
       const itemOwner: number[] = [];
       for (const p of parked) {
         const receipt = JSON.parse(p.raw) as DeliveryReceipt;
-        for (let c = 0; c < Math.max(1, Number(p.copies ?? 1)); c++) {
+        for (let c = 0; c < Number(p.copies); c++) {
           items.push({ connector: p.connector, receipt });
           itemOwner.push(owner.get(`${p.connector}\0${p.carrier_message_id}`)!);
         }
@@ -350,21 +350,12 @@ export class MessageStore {
     }
     const multipart = [...counts.keys()].some((id) => (partsOf.get(id)?.length ?? 0) > 1);
     if ((park.length || multipart) && !locked && (await lockTransaction(trx, RECEIPT_LOCK))) return this.applyReceipts(trx, items, true);
-    if (park.length) {
-      const known = new Set<string>();
-      for (const [connector, cids] of groupBy(park, (p) => p.connector)) {
-        const list = [...new Set(cids.map((p) => p.carrier_message_id))];
-        for (let c = 0; c < list.length; c += SET_CHUNK) {
-          for (const r of await trx('pending_receipts').where('connector', connector).whereIn('carrier_message_id', list.slice(c, c + SET_CHUNK)).select('carrier_message_id', 'status')) {
-            known.add(`${connector}\0${r.carrier_message_id}\0${r.status}`);
-          }
-        }
-      }
-      const again = park.filter((p) => known.has(`${p.connector}\0${p.carrier_message_id}\0${p.status}`));
-      for (const p of again) {
-        await trx('pending_receipts').where({ connector: p.connector, carrier_message_id: p.carrier_message_id, status: p.status }).increment('copies', p.copies);
-      }
-      await insertChunked(trx, 'pending_receipts', park.filter((p) => !known.has(`${p.connector}\0${p.carrier_message_id}\0${p.status}`)));
+    // A receipt parked before (by an earlier batch) only adds its copies to that row's count.
+    for (const rows of chunks(park)) {
+      await trx('pending_receipts')
+        .insert(rows)
+        .onConflict(['connector', 'carrier_message_id', 'status'])
+        .merge({ copies: trx.raw('pending_receipts.copies + excluded.copies') });
     }
     // One UPDATE per (status, seq): for single-part messages, usually one statement for the batch.
     // These statements touch different rows or columns and run side by side (see together).
