@@ -17,31 +17,21 @@ describe('bench SQL probe', function () {
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   it('counts calls and rows per statement in a worker thread, and the summary reads them', () => {
-    // The script is resolved from the repository so that it finds better-sqlite3 there.
-    const script = `
-      const { Worker, isMainThread } = require('node:worker_threads');
-      if (isMainThread) new Worker(__filename);
-      else {
-        const Database = require('better-sqlite3');
-        const db = new Database(':memory:');
-        db.prepare('create table t (x integer)').run();
-        const ins = db.prepare('insert into t (x) values (?)');
-        for (let i = 0; i < 7; i++) ins.run(i);
-        db.prepare('select x from t where x < ?').all(3);
-        db.prepare('select x from t where x < ?').all(5);
-      }`;
-    const file = path.join(ROOT, `.sql-probe-test-${process.pid}.js`);
-    fs.writeFileSync(file, script);
-    try {
-      const run = spawnSync(process.execPath, ['--require', path.join(ROOT, 'bench/sql-probe.js'), file], {
-        cwd: ROOT,
-        env: { ...process.env, SQL_PROBE_DIR: dir },
-        encoding: 'utf8',
-      });
-      expect(run.status, run.stderr).to.equal(0);
-    } finally {
-      fs.rmSync(file, { force: true });
-    }
+    // A worker evaluated from the repository's directory, so that it finds better-sqlite3 there.
+    const worker = `
+      const Database = require('better-sqlite3');
+      const db = new Database(':memory:');
+      db.prepare('create table t (x integer)').run();
+      const ins = db.prepare('insert into t (x) values (?)');
+      for (let i = 0; i < 7; i++) ins.run(i);
+      db.prepare('select x from t where x < ?').all(3);
+      db.prepare('select x from t where x < ?').all(5);`;
+    const run = spawnSync(process.execPath, ['--require', path.join(ROOT, 'bench/sql-probe.js'), '-e', `new (require('node:worker_threads').Worker)(${JSON.stringify(worker)}, { eval: true })`], {
+      cwd: ROOT,
+      env: { ...process.env, SQL_PROBE_DIR: dir },
+      encoding: 'utf8',
+    });
+    expect(run.status, run.stderr).to.equal(0);
     const files = fs.readdirSync(dir);
     // Only the worker (thread 1) used SQLite.
     expect(files).to.have.length(1);
