@@ -191,6 +191,8 @@ declare module 'smpp' {
     decode(this: PDU, value: any, skipUdh?: boolean): any;
   }
   /** The library's command table: each command's mandatory parameters, in order, with their filters. */
+  /** The same table by command_id. */
+  export const commandsById: Record<number, { command: string } | undefined>;
   export const commands: Record<string, { id: number; params?: Record<string, { type: unknown; filter?: FieldFilter }> } | undefined>;
 
   /** `ASCII` is in fact the GSM 03.38 default alphabet (the library's naming). */

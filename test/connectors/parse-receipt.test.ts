@@ -2,12 +2,14 @@ import { expect } from 'chai';
 import * as smpp from 'smpp';
 import { DeliveryReceipt } from '../../control-plane/src/connectors/carrier';
 import { parseReceiptText, receiptFromDeliverSm } from '../../control-plane/src/connectors/smpp-connector';
+import { decodeDeliverSm, DeliverSmFields } from '../../control-plane/src/connectors/smpp-wire';
 
 const standard = (stat: string, extra = '') =>
   `id:0A1B2C sub:001 dlvrd:001 submit date:2401311215 done date:2401311216 stat:${stat} err:000 text:Hello${extra}`;
 
 /** Encodes and decodes a deliver_sm with the library, as the connector would receive it. */
-const received = (fields: smpp.PduFields): smpp.PDU => new smpp.PDU(new smpp.PDU('deliver_sm', fields).toBuffer());
+/** A deliver_sm as the package encodes it, decoded as the connector decodes it. */
+const received = (fields: smpp.PduFields): DeliverSmFields => decodeDeliverSm(new smpp.PDU('deliver_sm', { sequence_number: 1, ...fields }).toBuffer());
 
 describe('parseReceiptText', () => {
   const statuses: Array<[string, DeliveryReceipt['status'], boolean]> = [

@@ -13,6 +13,7 @@ import {
 } from './carrier';
 import { buildReceipt, parseReceiptFields, receiptStatusFromMessageState, receiptStatusFromStat } from './smpp-receipt';
 import { TokenBucket } from './token-bucket';
+import { DELIVER_SM_RESP, DeliverSmFields, encodeResponse, encodeSubmitSm, SmppLink, SubmitSmFields } from './smpp-wire';
 
 export { parseReceiptText } from './smpp-receipt';
 
@@ -126,7 +127,7 @@ interface MessageJob {
 interface PartJob {
   readonly job: MessageJob;
   readonly index: number;
-  readonly params: smpp.PduFields;
+  readonly params: SubmitSmFields;
   state: 'queued' | 'sent' | 'done';
   sequence?: number;
   /** How many parts this connector wrote before this one: receipts that overtake a response wait by it (see releaseReceipts). */
@@ -138,7 +139,8 @@ interface PartJob {
 type State = 'idle' | 'connecting' | 'bound' | 'stopped';
 
 /**
- * An ESME over one transceiver bind, using the `smpp` package as the PDU codec and socket.
+ * An ESME over one transceiver bind, on an SmppLink (smpp-wire.ts: its own codec for the PDUs every
+ * message costs, the `smpp` package's for the rest).
  *
  * Delivery guarantee: at least once. A part whose submit_sm was written but whose submit_sm_resp
  * never came (connection lost, timeout) rejects with a retryable CarrierError; the SMSC may
@@ -160,7 +162,7 @@ export class SmppCarrier implements Carrier {
   private readonly log?: ConnectorLogger;
 
   private state: State = 'idle';
-  private session?: smpp.Session;
+  private session?: SmppLink;
   private handler?: ReceiptHandler;
   private readonly queue: PartJob[] = [];
   private readonly inflight = new Map<number, PartJob>();
@@ -251,7 +253,7 @@ export class SmppCarrier implements Carrier {
       }
       // Destroy rather than end() once answered: some SMSCs (Net::SMPP's example among them) never
       // close their side, and a half-closed socket would hold stop() until the timer fires.
-      if (!wasBound || !session.unbind(() => session.destroy())) session.destroy();
+      if (!wasBound || !session.request('unbind', {}, () => session.destroy())) session.destroy();
     });
     this.failInflight('connector stopped');
   }
@@ -273,7 +275,7 @@ export class SmppCarrier implements Carrier {
     return new Promise<SubmitResult>((resolve, reject) => {
       const job: MessageJob = { parts: [], ids: [], remaining: split.parts.length, settled: false, resolve, reject };
       split.parts.forEach((payload, index) => {
-        const params: smpp.PduFields = {
+        const params: SubmitSmFields = {
           source_addr_ton: source.ton,
           source_addr_npi: source.npi,
           source_addr: source.addr,
@@ -319,29 +321,39 @@ export class SmppCarrier implements Carrier {
     if (this.state === 'stopped') return;
     this.state = 'connecting';
     if (this.connections++ > 0) this.stats.reconnects++;
-    const session = smpp.connect({ host: this.options.host, port: this.options.port });
+    const session: SmppLink = new SmppLink(
+      { host: this.options.host, port: this.options.port },
+      {
+        error: (err) => {
+          this.log?.warn({ carrier: this.name, err: err.message }, 'SMPP connection error');
+          // After a decoding error the stream's position is lost; a new connection starts clean.
+          session.destroy();
+        },
+        close: () => this.onClose(session),
+        connect: () => {
+          this.bindTimer = setTimeout(() => {
+            this.log?.warn({ carrier: this.name }, `no bind_transceiver_resp within ${this.bindTimeoutMs} ms`);
+            session.destroy();
+          }, this.bindTimeoutMs);
+          session.request(
+            'bind_transceiver',
+            { system_id: this.options.systemId, password: this.options.password, system_type: this.options.systemType ?? '' },
+            (pdu) => this.onBindResp(session, pdu),
+          );
+        },
+        submitResp: (sequence, status, messageId) => {
+          if (session === this.session) this.onSubmitResp(sequence, status, messageId);
+        },
+        deliverSm: (fields) => {
+          if (session === this.session) this.onDeliverSm(session, fields);
+        },
+        pdu: (pdu) => this.onPdu(session, pdu),
+      },
+    );
     this.session = session;
-    coalesceWrites(session);
-    session.on('error', (err) => {
-      this.log?.warn({ carrier: this.name, err: err.message }, 'SMPP connection error');
-      // The library stops reading after a PDU decode error and leaves the session wedged.
-      session.destroy();
-    });
-    session.on('close', () => this.onClose(session));
-    session.on('connect', () => {
-      this.bindTimer = setTimeout(() => {
-        this.log?.warn({ carrier: this.name }, `no bind_transceiver_resp within ${this.bindTimeoutMs} ms`);
-        session.destroy();
-      }, this.bindTimeoutMs);
-      session.bind_transceiver(
-        { system_id: this.options.systemId, password: this.options.password, system_type: this.options.systemType ?? '' },
-        (pdu) => this.onBindResp(session, pdu),
-      );
-    });
-    session.on('pdu', (pdu) => this.onPdu(session, pdu));
   }
 
-  private onBindResp(session: smpp.Session, pdu: smpp.PDU): void {
+  private onBindResp(session: SmppLink, pdu: smpp.PDU): void {
     clearTimeout(this.bindTimer);
     if (session !== this.session || this.state !== 'connecting') return;
     if (pdu.command_status !== ESME_ROK) {
@@ -368,16 +380,16 @@ export class SmppCarrier implements Carrier {
     this.pump();
   }
 
-  private enquireLink(session: smpp.Session): void {
+  private enquireLink(session: SmppLink): void {
     if (this.enquirePending) {
       this.log?.warn({ carrier: this.name }, `no enquire_link_resp within ${this.enquireLinkIntervalMs} ms; reconnecting`);
       session.destroy();
       return;
     }
-    this.enquirePending = session.enquire_link(() => (this.enquirePending = false));
+    this.enquirePending = session.request('enquire_link', {}, () => (this.enquirePending = false));
   }
 
-  private onClose(session: smpp.Session): void {
+  private onClose(session: SmppLink): void {
     if (session !== this.session) return;
     this.session = undefined;
     clearTimeout(this.bindTimer);
@@ -422,17 +434,14 @@ export class SmppCarrier implements Carrier {
         this.pumpTimer = setTimeout(() => this.pump(), this.bucket.msUntilNext());
         return;
       }
+      if (!session.writable) return; // the close handler reconnects and the queue goes out then
       const part = this.queue.shift()!;
-      const pdu = new smpp.PDU('submit_sm', part.params);
-      if (!session.send(pdu)) {
-        // Socket no longer writable: the close handler reconnects and the part goes out then.
-        this.queue.unshift(part);
-        return;
-      }
+      const sequence = session.nextSequence();
+      session.write(encodeSubmitSm(sequence, part.params));
       part.state = 'sent';
-      part.sequence = pdu.sequence_number;
+      part.sequence = sequence;
       part.ordinal = this.written++;
-      this.inflight.set(pdu.sequence_number, part);
+      this.inflight.set(sequence, part);
       this.stats.submitted++;
       // Give up on the response eventually: a silent SMSC must not hold the window forever. A late
       // response for this sequence number is then ignored.
@@ -440,24 +449,19 @@ export class SmppCarrier implements Carrier {
     }
   }
 
-  private onPdu(session: smpp.Session, pdu: smpp.PDU): void {
+  /** PDUs other than submit_sm_resp and deliver_sm (see SmppLink). */
+  private onPdu(session: SmppLink, pdu: smpp.PDU): void {
     if (session !== this.session) return;
     switch (pdu.command) {
-      case 'submit_sm_resp':
-        this.onSubmitResp(pdu.sequence_number, pdu.command_status, pdu.message_id);
-        break;
       case 'generic_nack':
         if (this.inflight.has(pdu.sequence_number)) this.onSubmitResp(pdu.sequence_number, pdu.command_status || ESME_RSYSERR);
         break;
-      case 'deliver_sm':
-        this.onDeliverSm(session, pdu);
-        break;
       case 'enquire_link':
-        session.send(pdu.response());
+        session.write(pdu.response().toBuffer());
         break;
       case 'unbind':
         this.log?.info({ carrier: this.name }, 'SMSC unbound us; reconnecting');
-        session.send(pdu.response(), () => session.destroy());
+        session.writeThen(pdu.response().toBuffer(), () => session.destroy());
         break;
       default:
         break;
@@ -554,30 +558,30 @@ export class SmppCarrier implements Carrier {
     this.pump();
   }
 
-  private onDeliverSm(session: smpp.Session, pdu: smpp.PDU): void {
-    const type = (pdu.esm_class ?? 0) & ESM_CLASS_TYPE_MASK;
+  private onDeliverSm(session: SmppLink, pdu: DeliverSmFields): void {
+    const type = pdu.esm_class & ESM_CLASS_TYPE_MASK;
     if (type !== ESM_CLASS_DELIVERY_RECEIPT && type !== ESM_CLASS_INTERMEDIATE_NOTIFICATION) {
       this.log?.info({ carrier: this.name, source: pdu.source_addr, esmClass: pdu.esm_class }, 'ignoring mobile-originated deliver_sm');
-      session.send(pdu.response());
+      session.write(encodeResponse(DELIVER_SM_RESP, ESME_ROK, pdu.sequence_number, ''));
       return;
     }
     const receipt = receiptFromDeliverSm(pdu);
     if (!receipt) {
       // Nacking would make the SMSC redeliver it forever; log it for a human instead.
       this.log?.warn({ carrier: this.name, pdu: describeDeliverSm(pdu) }, 'acknowledging a delivery receipt that could not be parsed');
-      session.send(pdu.response());
+      session.write(encodeResponse(DELIVER_SM_RESP, ESME_ROK, pdu.sequence_number, ''));
       return;
     }
     this.stats.receipts++;
     // A receipt can overtake the submit_sm_resp of its own message (the SMSC writes it first, or
     // both arrive in one read). Hand it over only after the responses outstanding now are
     // handled, so the caller of submit() has usually recorded the ids by then.
-    const dispatch = this.dispatchReceipt(session, pdu, receipt, this.afterPartsInFlight());
+    const dispatch = this.dispatchReceipt(session, pdu.sequence_number, receipt, this.afterPartsInFlight());
     this.dispatches.add(dispatch);
     void dispatch.finally(() => this.dispatches.delete(dispatch));
   }
 
-  private async dispatchReceipt(session: smpp.Session, pdu: smpp.PDU, receipt: DeliveryReceipt, overtaken: Promise<void> | undefined): Promise<void> {
+  private async dispatchReceipt(session: SmppLink, sequence: number, receipt: DeliveryReceipt, overtaken: Promise<void> | undefined): Promise<void> {
     if (overtaken) await overtaken;
     await new Promise<void>((r) => setImmediate(r));
     let status = ESME_ROK;
@@ -592,46 +596,28 @@ export class SmppCarrier implements Carrier {
       );
     }
     // On a closed connection there is nobody to answer; the SMSC redelivers on the next bind.
-    if (!session.socket.destroyed) session.send(pdu.response({ command_status: status }));
+    session.write(encodeResponse(DELIVER_SM_RESP, status, sequence, ''));
   }
 }
-
-/**
- * A received deliver_sm keeps its short_message as the bytes the SMSC sent, and messageText reads
- * them. The library would decode them as GSM 03.38 text first (building an array of its 128-symbol
- * table and a RegExp for every PDU), only for the connector to encode that text back to bytes: a
- * receipt's fields are ASCII. This changes the decoding of deliver_sm in this process; encoding
- * (what a test SMSC sends) and every other command are as the library has them.
- */
-const deliverSmMessage = smpp.commands.deliver_sm!.params!.short_message!;
-deliverSmMessage.filter = { encode: deliverSmMessage.filter!.encode, decode: (value) => value };
 
 const utf16be = new TextDecoder('utf-16be');
 
 /**
- * The text of a short_message or message_payload as the SMSC sent it. Bytes (a deliver_sm's
- * short_message, see above) are read per data_coding: UCS-2 for 8, byte for byte otherwise (the GSM
- * default alphabet matches ASCII where receipts use it), after a UDH when UDHI is set. The library
- * decodes message_payload as GSM 03.38 for data_coding 0 and 1, which turns ASCII '_' into '§' and
- * '@' into '¡'; that decoding is undone (the mapping is one-to-one for bytes below 0x80).
+ * The text of a short_message or message_payload as the SMSC sent it (the bytes, see smpp-wire.ts),
+ * read per data_coding: UCS-2 for 8, byte for byte otherwise (the GSM default alphabet matches
+ * ASCII where receipts use it), after a UDH when UDHI is set.
  */
-function messageText(value: smpp.PDU['short_message'], dataCoding: number, esmClass: number): string {
+function messageText(value: Buffer | undefined, dataCoding: number, esmClass: number): string {
   if (value === undefined) return '';
-  const dc = dataCoding & 0x0f;
-  if (Buffer.isBuffer(value)) {
-    const text = esmClass & ESM_CLASS_UDHI && value.length > 0 ? value.subarray(value[0]! + 1) : value;
-    return dc === 8 ? utf16be.decode(text) : text.toString('latin1');
-  }
-  const decoded = typeof value === 'string' ? value : value.message;
-  if (Buffer.isBuffer(decoded)) return decoded.toString('latin1');
-  return dc === 0 || dc === 1 ? smpp.encodings.ASCII.encode(decoded).toString('latin1') : decoded;
+  const text = esmClass & ESM_CLASS_UDHI && value.length > 0 ? value.subarray(value[0]! + 1) : value;
+  return (dataCoding & 0x0f) === 8 ? utf16be.decode(text) : text.toString('latin1');
 }
 
 /**
  * Builds a receipt from a deliver_sm, preferring the TLVs receipted_message_id and message_state
  * over the text when present (they are structured; the text format varies between SMSCs).
  */
-export function receiptFromDeliverSm(pdu: smpp.PDU): DeliveryReceipt | undefined {
+export function receiptFromDeliverSm(pdu: DeliverSmFields): DeliveryReceipt | undefined {
   const text = deliverSmText(pdu);
   const fields = parseReceiptFields(text);
   const id = pdu.receipted_message_id || fields.id;
@@ -641,7 +627,7 @@ export function receiptFromDeliverSm(pdu: smpp.PDU): DeliveryReceipt | undefined
   return buildReceipt(fields, id, status, text);
 }
 
-function describeDeliverSm(pdu: smpp.PDU): Record<string, unknown> {
+function describeDeliverSm(pdu: DeliverSmFields): Record<string, unknown> {
   return {
     source: pdu.source_addr,
     esmClass: pdu.esm_class,
@@ -650,28 +636,7 @@ function describeDeliverSm(pdu: smpp.PDU): Record<string, unknown> {
   };
 }
 
-const deliverSmText = (pdu: smpp.PDU): string =>
-  messageText(pdu.short_message, pdu.data_coding ?? 0, pdu.esm_class ?? 0) || messageText(pdu.message_payload, pdu.data_coding ?? 0, 0);
+const deliverSmText = (pdu: DeliverSmFields): string =>
+  messageText(pdu.short_message, pdu.data_coding, pdu.esm_class) || messageText(pdu.message_payload, pdu.data_coding, 0);
 
 const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
-
-/**
- * The PDUs a session writes in one turn of the event loop (a window's worth of submit_sm, the
- * deliver_sm_resp of a committed batch of receipts) leave in one write instead of one syscall each.
- */
-function coalesceWrites(session: smpp.Session): void {
-  const send = session.send.bind(session);
-  let corked = false;
-  session.send = (...args: Parameters<smpp.Session['send']>) => {
-    const socket = session.socket;
-    if (!corked && socket.writable) {
-      corked = true;
-      socket.cork();
-      setImmediate(() => {
-        corked = false;
-        socket.uncork();
-      });
-    }
-    return send(...args);
-  };
-}

@@ -1,0 +1,76 @@
+'use strict';
+/**
+ * The SMPP connector's own CPU per message, away from the rest of the platform: one SmppCarrier
+ * (in process, no thread) bound to the rig's SMSC (bench/rig, a separate process in C), `total`
+ * messages with `inFlight` submits outstanding, every receipt recorded at once. Per message that
+ * is a submit_sm written, its submit_sm_resp read, a deliver_sm read and its deliver_sm_resp
+ * written, with the connector's window, timers and receipt ordering. Prints this process's CPU
+ * (user + system) per message over the measured rounds, after a warm-up round.
+ *
+ *   npm run build && node bench/connector.js [total=50000] [rounds=5]
+ */
+const path = require('node:path');
+const { startRig } = require('./lib/rig');
+const { SmppCarrier } = require(path.join(__dirname, '../dist/control-plane/src/connectors/smpp-connector.js'));
+
+const total = Number(process.argv[2] || 50_000);
+const rounds = Number(process.argv[3] || 5);
+const inFlight = 2_000;
+
+async function round(carrier, receipts, prefix) {
+  let next = 0;
+  let done = 0;
+  const expected = receipts.count + total;
+  await new Promise((resolve, reject) => {
+    const one = () => {
+      if (next >= total) return;
+      const i = next++;
+      carrier
+        .submit({ messageId: `m${prefix}${i}`, source: '+15550001111', destination: `+1${prefix}${String(i).padStart(8, '0')}`, content: 'Benchmark message' })
+        .then(() => {
+          done++;
+          one();
+        }, reject);
+    };
+    for (let k = 0; k < inFlight; k++) one();
+    const check = setInterval(() => {
+      if (done === total && receipts.count >= expected) {
+        clearInterval(check);
+        resolve();
+      }
+    }, 2);
+  });
+}
+
+async function main() {
+  const smsc = await startRig('smsc', { systemId: 'bench', password: 'bench' });
+  const carrier = new SmppCarrier({ host: '127.0.0.1', port: smsc.port, systemId: 'bench', password: 'bench', windowSize: 512, maxSubmitsPerSecond: 1e9 });
+  const receipts = { count: 0 };
+  carrier.onReceipt(async () => {
+    receipts.count++;
+  });
+  await carrier.start();
+  try {
+    await round(carrier, receipts, 9); // warm-up
+    const perMessage = [];
+    for (let r = 0; r < rounds; r++) {
+      const cpu = process.cpuUsage();
+      const t = process.hrtime.bigint();
+      await round(carrier, receipts, r);
+      const used = process.cpuUsage(cpu);
+      const wall = Number(process.hrtime.bigint() - t) / 1e9;
+      perMessage.push((used.user + used.system) / total);
+      console.log(`round ${r + 1}: ${total} messages in ${wall.toFixed(2)} s (${Math.round(total / wall)}/s), ${((used.user + used.system) / total).toFixed(1)} µs CPU per message`);
+    }
+    perMessage.sort((a, b) => a - b);
+    console.log(`connector CPU per message (median of ${rounds}): ${perMessage[Math.floor(rounds / 2)].toFixed(1)} µs`);
+  } finally {
+    await carrier.stop();
+    await smsc.stop();
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
