@@ -6,14 +6,18 @@
  * loop, `total` posts a round. Prints this process's CPU (user + system) per POST over the
  * measured rounds, after a warm-up round.
  *
- *   npm run build && node bench/callbacks.js [total=30000] [rounds=5]
+ *   npm run build && node bench/callbacks.js [total=30000] [rounds=5] [--json]
+ *
+ * `npm run bench` runs it (the Components table of docs/BENCHMARKS.md).
  */
 const path = require('node:path');
 const { startRig } = require('./lib/rig');
 const { HttpPoster } = require(path.join(__dirname, '../dist/control-plane/src/callbacks/callback-http.js'));
 
-const total = Number(process.argv[2] || 30_000);
-const rounds = Number(process.argv[3] || 5);
+const args = process.argv.slice(2).filter((a) => a !== '--json');
+const json = process.argv.includes('--json');
+const total = Number(args[0] || 30_000);
+const rounds = Number(args[1] || 5);
 const perEndpoint = 64;
 const secret = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
 
@@ -37,12 +41,14 @@ async function round(poster, url, prefix) {
       const i = next++;
       const dest = `1${prefix}${String(i).padStart(8, '0')}`;
       poster.post(url, body(dest), {}, Infinity, { id: `msg_${prefix}_${i}`, secrets: [secret] }).then((r) => {
+        // The rig's receiver answers 204; anything else (an error, a refusal) fails the run.
         if (r.statusCode !== 200 && r.statusCode !== 204) return reject(new Error(`post failed: ${JSON.stringify(r)}`));
         if (++done === total) resolve();
         else one();
       });
     };
     for (let k = 0; k < perEndpoint * 2; k++) one();
+    setTimeout(() => reject(new Error(`round ${prefix}: ${done} of ${total} posts answered after 60 s`)), 60_000).unref();
   });
 }
 
@@ -53,6 +59,7 @@ async function main() {
   try {
     await round(poster, url, 9); // warm-up
     const per = [];
+    const rates = [];
     for (let r = 0; r < rounds; r++) {
       const cpu = process.cpuUsage();
       const t = process.hrtime.bigint();
@@ -60,10 +67,12 @@ async function main() {
       const used = process.cpuUsage(cpu);
       const wall = Number(process.hrtime.bigint() - t) / 1e9;
       per.push((used.user + used.system) / total);
-      console.log(`round ${r + 1}: ${total} posts in ${wall.toFixed(2)} s (${Math.round(total / wall)}/s), ${((used.user + used.system) / total).toFixed(1)} µs CPU per post`);
+      rates.push(total / wall);
+      if (!json) console.log(`round ${r + 1}: ${total} posts in ${wall.toFixed(2)} s (${Math.round(total / wall)}/s), ${((used.user + used.system) / total).toFixed(1)} µs CPU per post`);
     }
-    per.sort((a, b) => a - b);
-    console.log(`callback client CPU per POST (median of ${rounds}): ${per[Math.floor(rounds / 2)].toFixed(1)} µs`);
+    const median = [...per].sort((a, b) => a - b)[Math.floor(rounds / 2)];
+    if (json) console.log(JSON.stringify({ total, rounds, usPerUnit: median, perRound: per, ratePerS: rates }));
+    else console.log(`callback client CPU per POST (median of ${rounds}): ${median.toFixed(1)} µs`);
   } finally {
     poster.close();
     await rx.stop();

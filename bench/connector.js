@@ -7,14 +7,18 @@
  * written, with the connector's window, timers and receipt ordering. Prints this process's CPU
  * (user + system) per message over the measured rounds, after a warm-up round.
  *
- *   npm run build && node bench/connector.js [total=50000] [rounds=5]
+ *   npm run build && node bench/connector.js [total=50000] [rounds=5] [--json]
+ *
+ * `npm run bench` runs it (the Components table of docs/BENCHMARKS.md).
  */
 const path = require('node:path');
 const { startRig } = require('./lib/rig');
 const { SmppCarrier } = require(path.join(__dirname, '../dist/control-plane/src/connectors/smpp-connector.js'));
 
-const total = Number(process.argv[2] || 50_000);
-const rounds = Number(process.argv[3] || 5);
+const args = process.argv.slice(2).filter((a) => a !== '--json');
+const json = process.argv.includes('--json');
+const total = Number(args[0] || 50_000);
+const rounds = Number(args[1] || 5);
 const inFlight = 2_000;
 
 async function round(carrier, receipts, prefix) {
@@ -33,10 +37,14 @@ async function round(carrier, receipts, prefix) {
         }, reject);
     };
     for (let k = 0; k < inFlight; k++) one();
+    const deadline = Date.now() + 60_000;
     const check = setInterval(() => {
       if (done === total && receipts.count >= expected) {
         clearInterval(check);
         resolve();
+      } else if (Date.now() > deadline) {
+        clearInterval(check);
+        reject(new Error(`round ${prefix}: ${done} of ${total} submits answered and ${receipts.count - expected + total} receipts after 60 s`));
       }
     }, 2);
   });
@@ -53,6 +61,7 @@ async function main() {
   try {
     await round(carrier, receipts, 9); // warm-up
     const perMessage = [];
+    const rates = [];
     for (let r = 0; r < rounds; r++) {
       const cpu = process.cpuUsage();
       const t = process.hrtime.bigint();
@@ -60,10 +69,12 @@ async function main() {
       const used = process.cpuUsage(cpu);
       const wall = Number(process.hrtime.bigint() - t) / 1e9;
       perMessage.push((used.user + used.system) / total);
-      console.log(`round ${r + 1}: ${total} messages in ${wall.toFixed(2)} s (${Math.round(total / wall)}/s), ${((used.user + used.system) / total).toFixed(1)} µs CPU per message`);
+      rates.push(total / wall);
+      if (!json) console.log(`round ${r + 1}: ${total} messages in ${wall.toFixed(2)} s (${Math.round(total / wall)}/s), ${((used.user + used.system) / total).toFixed(1)} µs CPU per message`);
     }
-    perMessage.sort((a, b) => a - b);
-    console.log(`connector CPU per message (median of ${rounds}): ${perMessage[Math.floor(rounds / 2)].toFixed(1)} µs`);
+    const median = [...perMessage].sort((a, b) => a - b)[Math.floor(rounds / 2)];
+    if (json) console.log(JSON.stringify({ total, rounds, usPerUnit: median, perRound: perMessage, ratePerS: rates }));
+    else console.log(`connector CPU per message (median of ${rounds}): ${median.toFixed(1)} µs`);
   } finally {
     await carrier.stop();
     await smsc.stop();

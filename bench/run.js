@@ -52,7 +52,7 @@ const CFG = {
   json: process.env.BENCH_JSON || '',
 };
 // Smoke runs skip the slow phases unless asked for by name.
-const PHASES = ['submit', 'bulk', 'e2e', 'ceiling', 'kannel', 'reconcile', 'pg'];
+const PHASES = ['submit', 'bulk', 'e2e', 'ceiling', 'kannel', 'reconcile', 'pg', 'components'];
 const want = (phase) => (ONLY.length ? ONLY.includes(phase) : !SMOKE || !['reconcile', 'pg'].includes(phase) || (phase === 'pg' && !!process.env.BENCH_DATABASE_URL));
 
 const SOURCE = '12125551234';
@@ -70,6 +70,7 @@ const R = {
   bulk: undefined,
   e2e: {},
   reconcile: undefined,
+  components: {},
   skipped: {},
   problems: [],
 };
@@ -363,6 +364,30 @@ async function e2eSeries(label, opts) {
   return { attempts, atTarget: attempts[0], sustainedRate: held.length ? Math.max(...held.map((a) => a.offeredRate)) : NaN, best: held.sort((a, b) => b.offeredRate - a.offeredRate)[0] };
 }
 
+/**
+ * The send path's two network clients alone, each in a process of its own against the C rig
+ * (bench/connector.js, bench/callbacks.js): CPU per unit of work, median of the rounds.
+ */
+function measureComponents() {
+  const runs = [
+    ['connector', 'connector.js', 'SMPP connector (submit_sm → submit_sm_resp → deliver_sm → deliver_sm_resp)', 'message', SMOKE ? [2000, 1] : [50_000, 5]],
+    ['callbacks', 'callbacks.js', 'callback client (signed JSON POST, keep-alive, 64 connections)', 'POST', SMOKE ? [1000, 1] : [30_000, 5]],
+  ];
+  for (const [key, script, what, unit, [total, rounds]] of runs) {
+    const r = sh(process.execPath, [path.join(__dirname, script), String(total), String(rounds), '--json']);
+    const line = r.out.split('\n').filter((l) => l.startsWith('{')).pop() || '';
+    let parsed;
+    try {
+      parsed = JSON.parse(line);
+    } catch {
+      R.problems.push(`components: ${script} gave no result (exit ${r.code}: ${r.out.trim().slice(-300)})`);
+      continue;
+    }
+    R.components[key] = { what, unit, ...parsed };
+    log(`${what}: ${parsed.usPerUnit.toFixed(1)} µs CPU per ${unit} (median of ${rounds} rounds of ${total})`);
+  }
+}
+
 // ---------------------------------------------------------------- main
 
 async function main() {
@@ -372,6 +397,8 @@ async function main() {
   const rx = await startRig('receiver');
   const cleanups = [() => smsc.stop(), () => rx.stop()];
   try {
+    // 0. The two network clients of the send path, alone.
+    if (want('components')) measureComponents();
     // 1. Submit: bare Express, then ours on SQLite (API only: delivery paused, as for Kannel below).
     if (want('submit')) {
       const bare = await forkHelper('bare-express.js', {});

@@ -1,6 +1,6 @@
 'use strict';
 /** Turns the benchmark's results into the console table and docs/BENCHMARKS.md. */
-const { fmt, ms, ratio } = require('./stats');
+const { fmt, ms, ratio, median } = require('./stats');
 
 const MB = (b) => (Number.isFinite(b) && b > 0 ? `${(b / 2 ** 20).toFixed(0)} MB` : '–');
 const SYSTEMS = [
@@ -133,6 +133,16 @@ function ratios(R) {
   return out;
 }
 
+const COMPONENT_HEAD = ['Component', 'CPU per unit (median)', 'Rounds', 'Per round', 'Rate alone'];
+const componentRows = (R) =>
+  Object.values(R.components || {}).map((c) => [
+    c.what,
+    `${c.usPerUnit.toFixed(1)} µs per ${c.unit}`,
+    `${c.rounds} × ${fmt(c.total)}`,
+    c.perRound.map((x) => x.toFixed(1)).join(', ') + ' µs',
+    `${fmt(median(c.ratePerS))} ${c.unit === 'POST' ? 'POSTs' : 'msg'}/s`,
+  ]);
+
 function table(head, rows) {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i] ?? '').length)));
   const line = (cells) => cells.map((c, i) => String(c ?? '').padEnd(widths[i])).join('  ');
@@ -149,6 +159,7 @@ function renderConsole(R) {
   if (Object.keys(R.submit).length) parts.push('Submit (POST /outbound_messages, closed loop)\n' + table(SUBMIT_HEAD, submitRows(R)));
   if (R.bulk) parts.push(`Bulk: ${fmt(R.bulk.messagesPerS)} msg/s accepted (${fmt(R.bulk.requestsPerS, 1)} requests/s of 1000 destinations, c=${R.bulk.concurrency}, p50 ${ms(R.bulk.p50)}, p99 ${ms(R.bulk.p99)})`);
   if (Object.keys(R.e2e).length) parts.push('End to end (submit → SMPP → receipt → callbacks, open loop)\n' + table(E2E_HEAD, e2eRows(R)));
+  if (componentRows(R).length) parts.push('Components (each alone, in a process of its own, against the C rig)\n' + table(COMPONENT_HEAD, componentRows(R)));
   if (R.reconcile) parts.push(`Reconcile: cdktf deploy of ${R.reconcile.trunks} trunks ${R.reconcile.deploySeconds.toFixed(1)} s, no-change plan ${R.reconcile.planSeconds.toFixed(1)} s, no-change deploy ${R.reconcile.redeploySeconds.toFixed(1)} s`);
   const rs = ratios(R);
   if (rs.length) parts.push('Ratios\n' + table(['Ratio', 'Value'], rs));
@@ -213,6 +224,16 @@ function renderReport(R) {
     md(E2E_HEAD, e2eRows(R)),
     '',
   );
+  if (componentRows(R).length) {
+    lines.push(
+      '## Components',
+      '',
+      'The send path\'s two network clients, each alone in a process of its own against the C rig (no thread, no database): bench/connector.js runs the SMPP connector (`SmppCarrier`) with 2,000 submits outstanding, each answered and followed by its receipt at once; bench/callbacks.js runs the callback client (`HttpPoster`) with 64 keep-alive connections, each POST a DLR-sized JSON body signed as the platform signs it. CPU is the process\'s user + system time per unit over each measured round, after a warm-up round; it includes the kernel\'s share of the loopback writes.',
+      '',
+      md(COMPONENT_HEAD, componentRows(R)),
+      '',
+    );
+  }
   lines.push('## Reconcile', '');
   if (R.reconcile) {
     lines.push(`A generated cdktf stack with ${R.reconcile.trunks} trunks (four source-DID sets, a shared allowed-IP list), the repository's constructs, Terraform's \`terraform_data\` + local-exec running trunkctl: \`cdktf deploy\` **${R.reconcile.deploySeconds.toFixed(1)} s** (${R.reconcile.deployed} trunks present afterwards), then a no-change \`terraform plan -detailed-exitcode\` **${R.reconcile.planSeconds.toFixed(1)} s** and a no-change \`cdktf deploy\` ${R.reconcile.redeploySeconds.toFixed(1)} s${R.reconcile.redeployNoChanges ? ' ("No changes")' : ''}.`, '');

@@ -63,8 +63,15 @@ describe('benchmark harness (smoke mode)', function () {
       for (const k of ['delivered', 'statusCallbacks', 'dlrCallbacks']) expect(stored[k], `${k}: ${JSON.stringify(stored)}`).to.equal(stored.messages);
       if (r.skipped.kannel) console.log(`    Kannel skipped: ${r.skipped.kannel}`);
       else expect(runs.map((a) => a.system)).to.include('kannel');
+      // The two clients alone: each measured, every round.
+      for (const key of ['connector', 'callbacks']) {
+        expect(r.components[key], key).to.include.keys('usPerUnit', 'perRound', 'rounds');
+        expect(r.components[key].usPerUnit, key).to.be.above(0);
+        expect(r.components[key].perRound, key).to.have.length(r.components[key].rounds);
+      }
       const md = fs.readFileSync(out, 'utf8');
       expect(md).to.match(/^# Benchmarks/);
+      expect(md).to.match(/## Components/);
       expect(md).to.match(/## Targets/);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
