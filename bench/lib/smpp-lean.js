@@ -1,9 +1,10 @@
 'use strict';
 /**
  * What the rig's SMPP peers (the SMSC, the bare gateway) do to cost less CPU with the npm `smpp`
- * library, since the rig's CPU is taken from the systems it measures. The platform's connector does
- * the same (coalesceWrites and the deliver_sm filter in smpp-connector.ts); the rig keeps its own
- * copy so that it loads none of the code it measures.
+ * library, since the rig's CPU is taken from the systems it measures (the SMSC is in C now, so the
+ * bare gateway is what uses it). The platform's connector did the same until it got a codec of its
+ * own (control-plane/src/connectors/smpp-wire.ts); the bench keeps this copy so that the bare
+ * gateway loads none of the code it measures.
  */
 const smpp = require('smpp');
 
