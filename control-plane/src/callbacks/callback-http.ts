@@ -1,7 +1,6 @@
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import { Pool } from 'undici';
-import { Http1Pool } from './http1-client';
 import { signCallback } from './signing';
 import { SsrfGuard } from './ssrf-guard';
 
@@ -44,8 +43,6 @@ interface Job {
 interface Target {
   /** scheme://host:port, what the connection limit counts by. */
   endpoint: string;
-  /** For http: the host to connect to (brackets of an IPv6 literal removed), the port and the Host header. */
-  plain?: { host: string; port: number; hostHeader: string };
   /** Path and query. */
   path: string;
   refused?: string;
@@ -57,11 +54,9 @@ interface Target {
  * without a lookup), a timeout, and the answer's status read (its body is drained, never
  * interpreted). Runs in the callback thread (see CallbackPoster).
  *
- * The HTTP client for `http:` endpoints is Http1Pool (http1-client.ts), for `https:` undici (a
- * Pool of `perEndpoint` connections per endpoint). At two callbacks per message the client's CPU is
- * taken from the send path on a small machine: undici costs about a third less per request than
- * node:http's client with an Agent, and Http1Pool about a third less than undici
- * (docs/PERFORMANCE.md).
+ * The HTTP client is undici (a Pool of `perEndpoint` connections per endpoint): it costs about a
+ * third less CPU per request than node:http's client with an Agent, and at two callbacks per
+ * message that CPU is taken from the send path on a small machine (docs/PERFORMANCE.md).
  *
  * At most `perEndpoint` requests to one endpoint are out at a time; the rest wait here, in order,
  * and the next one starts as soon as an answer comes, without a round trip through the main
@@ -71,7 +66,6 @@ interface Target {
 export class HttpPoster {
   private readonly guard: SsrfGuard;
   private readonly pools = new Map<string, Pool>();
-  private readonly plainPools = new Map<string, Http1Pool>();
   /** Parsed callback URLs (a trunk has one; thousands of callbacks a second go to it). */
   private readonly targets = new Map<string, Target>();
   private readonly waiting = new Map<string, Job[]>();
@@ -124,21 +118,6 @@ export class HttpPoster {
   close(): void {
     for (const pool of this.pools.values()) void pool.destroy().catch(() => undefined);
     this.pools.clear();
-    for (const pool of this.plainPools.values()) pool.close();
-    this.plainPools.clear();
-  }
-
-  private plainPool(endpoint: string, plain: NonNullable<Target['plain']>): Http1Pool {
-    let pool = this.plainPools.get(endpoint);
-    if (pool === undefined) {
-      pool = new Http1Pool({ ...plain, connections: this.opts.perEndpoint, timeoutMs: this.opts.timeoutMs, lookup: this.guard.lookup });
-      if (this.plainPools.size >= 1_000) {
-        for (const p of this.plainPools.values()) p.close();
-        this.plainPools.clear();
-      }
-      this.plainPools.set(endpoint, pool);
-    }
-    return pool;
   }
 
   private pool(endpoint: string): Pool {
@@ -169,7 +148,6 @@ export class HttpPoster {
       const literal = u.hostname.replace(/^\[|\]$/g, '');
       t = {
         endpoint: `${u.protocol}//${u.host}`,
-        plain: u.protocol === 'http:' ? { host: literal, port: Number(u.port || 80), hostHeader: u.host } : undefined,
         path: u.pathname + u.search,
         refused: net.isIP(literal) ? this.guard.refuse(literal) : undefined,
       };
@@ -182,10 +160,6 @@ export class HttpPoster {
   private async request(t: Target, body: string, headers: Record<string, string>, signing?: Signing): Promise<PostResult> {
     if (t.refused) throw new Error(`callback blocked: ${t.refused}`);
     if (signing) headers = { ...headers, ...signCallback({ id: signing.id, timestamp: new Date(), body, secrets: signing.secrets }) };
-    if (t.plain) {
-      const res = await this.plainPool(t.endpoint, t.plain).post(t.path, { 'content-type': 'application/vnd.api+json', 'user-agent': 'sms-out-trunk-platform/callbacks', ...headers }, body);
-      return { statusCode: res.statusCode, retryAfter: res.retryAfter };
-    }
     // undici's own timeouts run on a clock that ticks once a second; the lease arithmetic in
     // CallbackWorker needs the timeout to hold to the millisecond, so a timer of ours aborts.
     const signal = new EventEmitter();
