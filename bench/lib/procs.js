@@ -100,7 +100,7 @@ function startPlatform(env, logFile, timeoutMs = 60_000) {
       env: {
         PATH: process.env.PATH || '',
         // bench/sql-probe.js's settings, for a probe loaded with BENCH_NODE_ARGS.
-        ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('SQL_PROBE_'))),
+        ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('SQL_PROBE_') || k.startsWith('THREAD_PROBE_'))),
         HOME: process.env.HOME || '/tmp',
         PORT: '0',
         HOST: '127.0.0.1',
