@@ -12,12 +12,11 @@
  */
 const path = require('node:path');
 const { startRig } = require('./lib/rig');
+const { args, measureRounds, run } = require('./lib/cpu-rounds');
 const { HttpPoster } = require(path.join(__dirname, '../dist/control-plane/src/callbacks/callback-http.js'));
 
-const args = process.argv.slice(2).filter((a) => a !== '--json');
-const json = process.argv.includes('--json');
-const total = Number(args[0] || 30_000);
-const rounds = Number(args[1] || 5);
+const opts = args({ total: 30_000, rounds: 5 });
+const { total } = opts;
 const perEndpoint = 64;
 const secret = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
 
@@ -57,29 +56,11 @@ async function main() {
   const poster = new HttpPoster({ allowCidrs: ['127.0.0.0/8'], perEndpoint, timeoutMs: 10_000 });
   const url = `http://127.0.0.1:${rx.port}/callbacks`;
   try {
-    await round(poster, url, 9); // warm-up
-    const per = [];
-    const rates = [];
-    for (let r = 0; r < rounds; r++) {
-      const cpu = process.cpuUsage();
-      const t = process.hrtime.bigint();
-      await round(poster, url, r);
-      const used = process.cpuUsage(cpu);
-      const wall = Number(process.hrtime.bigint() - t) / 1e9;
-      per.push((used.user + used.system) / total);
-      rates.push(total / wall);
-      if (!json) console.log(`round ${r + 1}: ${total} posts in ${wall.toFixed(2)} s (${Math.round(total / wall)}/s), ${((used.user + used.system) / total).toFixed(1)} µs CPU per post`);
-    }
-    const median = [...per].sort((a, b) => a - b)[Math.floor(rounds / 2)];
-    if (json) console.log(JSON.stringify({ total, rounds, usPerUnit: median, perRound: per, ratePerS: rates }));
-    else console.log(`callback client CPU per POST (median of ${rounds}): ${median.toFixed(1)} µs`);
+    await measureRounds(opts, 'POST', 'callback client', (label) => round(poster, url, label));
   } finally {
     poster.close();
     await rx.stop();
   }
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+run(main);

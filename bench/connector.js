@@ -13,12 +13,11 @@
  */
 const path = require('node:path');
 const { startRig } = require('./lib/rig');
+const { args, measureRounds, run } = require('./lib/cpu-rounds');
 const { SmppCarrier } = require(path.join(__dirname, '../dist/control-plane/src/connectors/smpp-connector.js'));
 
-const args = process.argv.slice(2).filter((a) => a !== '--json');
-const json = process.argv.includes('--json');
-const total = Number(args[0] || 50_000);
-const rounds = Number(args[1] || 5);
+const opts = args({ total: 50_000, rounds: 5 });
+const { total } = opts;
 const inFlight = 2_000;
 
 async function round(carrier, receipts, prefix) {
@@ -59,29 +58,11 @@ async function main() {
   });
   await carrier.start();
   try {
-    await round(carrier, receipts, 9); // warm-up
-    const perMessage = [];
-    const rates = [];
-    for (let r = 0; r < rounds; r++) {
-      const cpu = process.cpuUsage();
-      const t = process.hrtime.bigint();
-      await round(carrier, receipts, r);
-      const used = process.cpuUsage(cpu);
-      const wall = Number(process.hrtime.bigint() - t) / 1e9;
-      perMessage.push((used.user + used.system) / total);
-      rates.push(total / wall);
-      if (!json) console.log(`round ${r + 1}: ${total} messages in ${wall.toFixed(2)} s (${Math.round(total / wall)}/s), ${((used.user + used.system) / total).toFixed(1)} µs CPU per message`);
-    }
-    const median = [...perMessage].sort((a, b) => a - b)[Math.floor(rounds / 2)];
-    if (json) console.log(JSON.stringify({ total, rounds, usPerUnit: median, perRound: perMessage, ratePerS: rates }));
-    else console.log(`connector CPU per message (median of ${rounds}): ${median.toFixed(1)} µs`);
+    await measureRounds(opts, 'message', 'connector', (label) => round(carrier, receipts, label));
   } finally {
     await carrier.stop();
     await smsc.stop();
   }
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+run(main);
